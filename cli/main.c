@@ -1,0 +1,57 @@
+/*
+ * main.c - mta-sts: the domain owner's and postmaster's tool.
+ *
+ * Dispatches to one subcommand per file (cmd_*.c).  Exit codes: 0 valid
+ * or match, 1 invalid or no match, 2 usage or I/O error.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *cli_progname = "mta-sts";
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+} commands[] = {
+	{"lint", cmd_lint,
+	    "lint policy [--json] FILE|-\n"
+	    "       lint txt [--json] RECORD...\n"
+	    "       lint tlsrpt [--json] RECORD..."},
+	{"match", cmd_match, "match PATTERN HOST"},
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %s %s\n", cli_progname, commands[i].usage);
+	fprintf(out, "  %s --version\n", cli_progname);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("mta-sts %s\n", MTASTS_VERSION);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "%s: unknown command '%s'\n", cli_progname, argv[1]);
+	usage(stderr);
+	return CLI_USAGE;
+}

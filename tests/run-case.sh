@@ -1,0 +1,16 @@
+#!/bin/sh
+# One data-driven case: run the driver on NAME.in, compare with NAME.expect.
+# usage: run-case.sh DRIVER KIND CASE.in
+set -eu
+driver=$1 kind=$2 in=$3
+expect=${in%.in}.expect
+out=$("$driver" "$kind" < "$in") || { echo "driver failed on $in"; exit 1; }
+if [ ! -f "$expect" ]; then
+	echo "missing $expect; the driver printed:"
+	printf '%s\n' "$out"
+	exit 1
+fi
+if ! printf '%s\n' "$out" | diff -u "$expect" - ; then
+	echo "FAIL: $in"
+	exit 1
+fi
