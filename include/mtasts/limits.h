@@ -82,4 +82,29 @@
 
 /* ---- end of common/ block ---- */
 
+/* ---- I/O adapters (L3: dns.c, fetch.c) ---------------------------- */
+
+/* Human reason texts carried by DNS answers and fetch results. */
+#define STS_DNS_REASON_MAX   256
+#define STS_FETCH_REASON_MAX 256
+
+/* An IPv4 or IPv6 address in text, with NUL (INET6_ADDRSTRLEN). */
+#define STS_ADDR_STR_MAX 46
+
+/* Default per-query DNS timeout; libunbound has none of its own. */
+#define STS_DNS_TIMEOUT_MS 5000
+
+/* UDP ports libunbound may hold open at once (its library default is
+ * 16, which queues queries during a burst of lookups). */
+#define STS_DNS_OUTGOING_RANGE 256
+
+/* Fixed-size facts copied out of an HTTP response. */
+#define STS_FETCH_CONTENT_TYPE_MAX 128
+#define STS_FETCH_TLS_VERSION_MAX  16
+
+/* Certificate DNS names quoted in a name-mismatch reason. */
+#define STS_FETCH_SAN_SHOWN 3
+
+/* ---- end of I/O adapters block ------------------------------------ */
+
 #endif
