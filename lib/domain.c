@@ -134,3 +134,40 @@ sts_domain_normalize(const char *name, size_t len, unsigned flags,
 	ret_name[len] = '\0';
 	return STS_OK;
 }
+
+int
+sts_domain_to_alabel(const char *name, size_t len,
+    char ret_name[STS_DOMAIN_MAX + 1], struct sts_diag *reterr_diag)
+{
+	char *utf8 = NULL, *ascii = NULL;
+	bool is_ascii = true;
+	int r, rc;
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] >= 0x80)
+			is_ascii = false;
+	if (is_ascii)
+		return sts_domain_normalize(name, len, STS_DOMAIN_TRAILING_DOT,
+		    ret_name, reterr_diag);
+	if (memchr(name, '\0', len) != NULL || !sts_utf8_valid(name, len)) {
+		sts_diag_set(reterr_diag, 0, "name is not valid UTF-8");
+		return STS_ESYNTAX;
+	}
+	if ((utf8 = strndup(name, len)) == NULL)
+		return STS_ENOMEM;
+	rc = idn2_to_ascii_8z(utf8, &ascii,
+	    IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+	if (rc != IDN2_OK) {
+		sts_diag_set(reterr_diag, 0,
+		    "cannot convert to A-labels: %s (RFC 5891)",
+		    idn2_strerror(rc));
+		r = STS_ESYNTAX;
+		goto out;
+	}
+	r = sts_domain_normalize(ascii, strlen(ascii), STS_DOMAIN_TRAILING_DOT,
+	    ret_name, reterr_diag);
+out:
+	free(utf8);
+	free(ascii);
+	return r;
+}

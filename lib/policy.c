@@ -25,7 +25,7 @@
 
 struct parse {
 	struct sts_policy *policy;
-	size_t mx_cap;
+	size_t mx_cap, fields_cap;
 	bool seen_version, seen_mode, seen_max_age;
 	struct sts_diag *diag;
 };
@@ -52,6 +52,8 @@ sts_policy_free(struct sts_policy *policy)
 	for (size_t i = 0; i < policy->n_mx; i++)
 		free(policy->mx[i]);
 	free(policy->mx);
+	free(policy->fields);
+	free(policy->text);
 	free(policy);
 }
 
@@ -156,6 +158,27 @@ parse_max_age(struct parse *ps, const char *v, size_t len, int line)
 }
 
 static int
+add_field(struct parse *ps, const char *name, size_t name_len, const char *v,
+    size_t len)
+{
+	struct sts_policy *pol = ps->policy;
+
+	if (pol->n_fields == ps->fields_cap) {
+		size_t cap = ps->fields_cap ? ps->fields_cap * 2 : 8;
+		struct sts_policy_field *f =
+		    realloc(pol->fields, cap * sizeof(*f));
+
+		if (f == NULL)
+			return STS_ENOMEM;
+		pol->fields = f;
+		ps->fields_cap = cap;
+	}
+	pol->fields[pol->n_fields++] = (struct sts_policy_field){
+	    name, name_len, v, len};
+	return STS_OK;
+}
+
+static int
 parse_field(struct parse *ps, const char *name, size_t name_len,
     const char *v, size_t len, int line)
 {
@@ -163,6 +186,8 @@ parse_field(struct parse *ps, const char *name, size_t name_len,
 	int r;
 
 	if ((r = check_ext_value(v, len, line, ps->diag)) != STS_OK)
+		return r;
+	if ((r = add_field(ps, name, name_len, v, len)) != STS_OK)
 		return r;
 	if (value_is(name, name_len, "mx"))
 		return add_mx(ps, v, len, line);
@@ -308,6 +333,13 @@ sts_policy_parse(const char *body, size_t len, struct sts_policy **ret_policy,
 	if ((ps.policy = calloc(1, sizeof(*ps.policy))) == NULL)
 		return STS_ENOMEM;
 	ps.policy->body_bytes = len;
+	/* Parse the policy's own copy so that fields can point into it. */
+	if ((ps.policy->text = malloc(len)) == NULL) {
+		r = STS_ENOMEM;
+		goto fail;
+	}
+	memcpy(ps.policy->text, body, len);
+	body = ps.policy->text;
 	while (p < len) {
 		const char *nl = memchr(body + p, '\n', len - p);
 		size_t end = nl ? (size_t)(nl - body) : len;

@@ -33,4 +33,13 @@ enum sts_domain_flags {
 int sts_domain_normalize(const char *name, size_t len, unsigned flags,
     char ret_name[STS_DOMAIN_MAX + 1], struct sts_diag *reterr_diag);
 
+/*
+ * A name as a person or Postfix writes it (ASCII, or UTF-8 with U-labels)
+ * to its normalised A-label form: UTF-8 goes through IDNA2008 (libidn2,
+ * non-transitional, NFC), then sts_domain_normalize with
+ * STS_DOMAIN_TRAILING_DOT.  Same contract as sts_domain_normalize.
+ */
+int sts_domain_to_alabel(const char *name, size_t len,
+    char ret_name[STS_DOMAIN_MAX + 1], struct sts_diag *reterr_diag);
+
 #endif

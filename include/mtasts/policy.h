@@ -21,6 +21,14 @@ enum sts_mode {
 	STS_MODE_ENFORCE,
 };
 
+/* One "name: value" line of the body, pointing into sts_policy.text. */
+struct sts_policy_field {
+	const char *name;
+	size_t name_len;
+	const char *value; /* without the WSP around it */
+	size_t value_len;
+};
+
 struct sts_policy {
 	enum sts_mode mode;
 	uint32_t max_age;  /* seconds, <= STS_MAX_AGE_MAX */
@@ -28,6 +36,12 @@ struct sts_policy {
 	char **mx;         /* patterns as published, in policy order */
 	size_t body_bytes; /* size of the body this was parsed from */
 	unsigned blank_lines; /* empty lines tolerated (see CONFORMANCE.md) */
+	/* Every field line in body order, duplicates and extensions
+	 * included: RFC 8460 §4.4 policy-string and Postfix's
+	 * { policy_string = ... } attributes are built from these. */
+	size_t n_fields;
+	struct sts_policy_field *fields;
+	char *text; /* the policy's own copy of the body */
 };
 
 /*
