@@ -18,6 +18,7 @@ enum {
 /* Each subcommand gets argv after its own name (argv[0] is its name). */
 int cmd_lint(int argc, char **argv);
 int cmd_match(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 
 /* Print a JSON value compactly on one line of stdout; steals obj. */
 void cli_json_print(json_t *obj);

@@ -21,6 +21,10 @@ static const struct {
 	    "       lint txt [--json] RECORD...\n"
 	    "       lint tlsrpt [--json] RECORD..."},
 	{"match", cmd_match, "match PATTERN HOST"},
+	{"fetch", cmd_fetch,
+	    "fetch [--json] [--concurrency N] [--timeout S] [--resolver ADDR]\n"
+	    "         [--dnssec validate|off] [--trust-anchor FILE]\n"
+	    "         [--ca-file FILE] [--connect-to MAP] DOMAIN..."},
 };
 
 static void

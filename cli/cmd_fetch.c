@@ -1,0 +1,316 @@
+/*
+ * cmd_fetch.c - mta-sts fetch: discover domains' policies, explain why.
+ *
+ * For each domain: the TXT record and id, the facts of the HTTPS fetch,
+ * the parsed policy or the exact reason there is none, and the reply
+ * mta-stsd would give Postfix.  All domains share one event loop, at most
+ * --concurrency at a time.
+ */
+#include <event2/event.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mtasts/discover.h"
+#include "mtasts/mtasts.h"
+#include "reply.h"
+
+#define FETCH_MAX_LIST 32 /* --resolver / --connect-to entries */
+
+struct fetch_run {
+	struct sts_discoverer *disc;
+	char **domains;
+	size_t n_domains, next, running, concurrency;
+	bool json;
+	unsigned with_policy, without_policy;
+	struct reply_opts reply;
+};
+
+static void start_more(struct fetch_run *run);
+
+static const char *
+security_name(enum sts_dns_security s)
+{
+	switch (s) {
+	case STS_DNS_SECURE:
+		return "secure";
+	case STS_DNS_BOGUS:
+		return "bogus";
+	case STS_DNS_INSECURE:
+		return "insecure";
+	}
+	return "?";
+}
+
+static json_t *
+json_str_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+static json_t *
+policy_json(const struct sts_policy *pol)
+{
+	json_t *mx = json_array();
+
+	for (size_t i = 0; i < pol->n_mx; i++)
+		json_array_append_new(mx, json_string(pol->mx[i]));
+	return json_pack("{s:s, s:s, s:o, s:I}", "version", "STSv1", "mode",
+	    sts_mode_name(pol->mode), "mx", mx, "max_age",
+	    (json_int_t)pol->max_age);
+}
+
+static void
+print_json(const struct sts_discovery *d, const char *postfix)
+{
+	json_t *txt = json_array(), *addrs = json_array(), *fetch = json_null();
+
+	for (size_t i = 0; i < d->n_txt; i++)
+		json_array_append_new(txt, json_string(d->txt[i]));
+	for (size_t i = 0; i < d->n_addrs; i++)
+		json_array_append_new(addrs, json_string(d->addrs[i]));
+	if (d->fetched)
+		fetch = json_pack("{s:s?, s:I, s:o, s:I, s:o, s:o, s:I, s:I}",
+		    "address", d->address[0] ? d->address : NULL, "port",
+		    (json_int_t)d->port, "http_status",
+		    d->http_status ? json_integer(d->http_status) : json_null(),
+		    "bytes", (json_int_t)d->body_len, "content_type",
+		    json_str_or_null(d->content_type), "tls_version",
+		    json_str_or_null(d->tls_version), "ms",
+		    (json_int_t)d->fetch_ms, "total_ms",
+		    (json_int_t)d->elapsed_ms);
+	cli_json_print(json_pack(
+	    "{s:s, s:b, s:s, s:o, s:{s:o, s:o, s:s}, s:o, s:o, s:o, s:o, s:o, "
+	    "s:s}",
+	    "domain", d->domain, "valid", d->status == STS_OK, "step",
+	    sts_discover_step_name(d->failed_step), "id",
+	    json_str_or_null(d->id), "txt", "records", txt, "ttl",
+	    json_integer(d->txt_ttl), "dnssec",
+	    security_name(d->txt_security), "policy_host_addresses", addrs,
+	    "fetch", fetch, "policy",
+	    d->policy ? policy_json(d->policy) : json_null(), "result_type",
+	    json_str_or_null(d->tlsrpt_result), "reason",
+	    json_str_or_null(d->reason), "postfix", postfix));
+}
+
+static void
+print_human(const struct sts_discovery *d, const char *postfix)
+{
+	printf("%s\n", d->domain);
+	for (size_t i = 0; i < d->n_txt; i++)
+		printf("  txt:      %s\n", d->txt[i]);
+	if (d->id[0] != '\0')
+		printf("  id:       %s (DNSSEC %s, TTL %u)\n", d->id,
+		    security_name(d->txt_security), d->txt_ttl);
+	if (d->fetched) {
+		printf("  fetch:    https://mta-sts.%s/.well-known/mta-sts.txt",
+		    d->domain);
+		if (d->address[0] != '\0')
+			printf(" from %s port %ld", d->address, d->port);
+		printf("\n");
+		if (d->http_status != 0)
+			printf("            HTTP %ld, %s, %s, %zu bytes, %u ms\n",
+			    d->http_status,
+			    d->content_type[0] ? d->content_type
+					       : "no content type",
+			    d->tls_version[0] ? d->tls_version : "no TLS",
+			    d->body_len, d->fetch_ms);
+	}
+	if (d->policy != NULL) {
+		printf("  policy:   mode %s, max_age %u\n",
+		    sts_mode_name(d->policy->mode), d->policy->max_age);
+		for (size_t i = 0; i < d->policy->n_mx; i++)
+			printf("  mx:       %s\n", d->policy->mx[i]);
+	}
+	if (d->status != STS_OK) {
+		printf("  result:   no policy: %s", d->reason);
+		if (d->tlsrpt_result != NULL)
+			printf(" [%s]", d->tlsrpt_result);
+		printf("\n");
+	}
+	printf("  postfix:  %s\n", postfix);
+}
+
+static void
+on_discovery(struct sts_discovery *d, void *arg)
+{
+	struct fetch_run *run = arg;
+	char postfix[STS_SOCKMAP_MAX_REPLY];
+	struct reply_buf b;
+
+	reply_buf_init(&b, postfix, sizeof(postfix));
+	if (d->status == STS_OK && d->policy != NULL) {
+		run->with_policy++;
+		reply_policy(&b, d->policy, d->domain, &run->reply);
+	} else {
+		run->without_policy++;
+		reply_notfound(&b); /* no cache here: MTA-STS never TEMPs */
+	}
+	if (run->json)
+		print_json(d, postfix);
+	else
+		print_human(d, postfix);
+	fflush(stdout);
+	sts_discovery_free(d);
+	run->running--;
+	start_more(run);
+}
+
+static void
+start_more(struct fetch_run *run)
+{
+	while (run->running < run->concurrency && run->next < run->n_domains) {
+		const char *arg = run->domains[run->next++];
+		char domain[STS_DOMAIN_MAX + 1];
+		struct sts_diag diag;
+		int r;
+
+		if (sts_domain_to_alabel(arg, strlen(arg), domain, &diag) !=
+		    STS_OK) {
+			fprintf(stderr, "%s: '%s': %s\n", cli_progname, arg,
+			    diag.message);
+			run->without_policy++;
+			continue;
+		}
+		r = sts_discover(run->disc, domain, NULL, on_discovery, run,
+		    NULL);
+		if (r != STS_OK) {
+			fprintf(stderr, "%s: %s: %s\n", cli_progname, domain,
+			    sts_strerror(r));
+			run->without_policy++;
+			continue;
+		}
+		run->running++;
+	}
+}
+
+static void
+fetch_usage(void)
+{
+	fprintf(stderr,
+	    "usage: %s fetch [--json] [--concurrency N] [--timeout S]\n"
+	    "         [--resolver ADDR[@PORT]]... [--dnssec validate|off]\n"
+	    "         [--trust-anchor FILE] [--ca-file FILE]\n"
+	    "         [--connect-to HOST:PORT:HOST:PORT]... DOMAIN...\n",
+	    cli_progname);
+}
+
+static bool
+parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v < min || v > max)
+		return false;
+	*ret = v;
+	return true;
+}
+
+int
+cmd_fetch(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"concurrency", required_argument, NULL, 'n'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"resolver", required_argument, NULL, 'r'},
+	    {"dnssec", required_argument, NULL, 'd'},
+	    {"trust-anchor", required_argument, NULL, 'a'},
+	    {"ca-file", required_argument, NULL, 'c'},
+	    {"connect-to", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *resolvers[FETCH_MAX_LIST], *connect_to[FETCH_MAX_LIST];
+	struct sts_discover_config cfg = {0};
+	struct fetch_run run = {.concurrency = 16,
+	    .reply = {.require_sni = true}};
+	struct event_base *base = NULL;
+	struct sts_diag diag = {0};
+	unsigned long v, timeout_s = 0;
+	int c, r, status = CLI_USAGE;
+
+	cfg.dns.dnssec = true;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			run.json = true;
+			break;
+		case 'n':
+			if (!parse_uint(optarg, 1, 10000, &v))
+				goto usage;
+			run.concurrency = v;
+			break;
+		case 't':
+			if (!parse_uint(optarg, 1, 3600, &timeout_s))
+				goto usage;
+			break;
+		case 'r':
+			if (cfg.dns.n_forwarders == FETCH_MAX_LIST)
+				goto usage;
+			resolvers[cfg.dns.n_forwarders++] = optarg;
+			break;
+		case 'd':
+			if (strcmp(optarg, "validate") == 0)
+				cfg.dns.dnssec = true;
+			else if (strcmp(optarg, "off") == 0)
+				cfg.dns.dnssec = false;
+			else
+				goto usage;
+			break;
+		case 'a':
+			cfg.dns.trust_anchor_file = optarg;
+			break;
+		case 'c':
+			cfg.fetch.ca_file = optarg;
+			break;
+		case 'C':
+			if (cfg.fetch.n_connect_to == FETCH_MAX_LIST)
+				goto usage;
+			connect_to[cfg.fetch.n_connect_to++] = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind >= argc)
+		goto usage;
+	cfg.dns.forwarders = resolvers;
+	cfg.fetch.connect_to = connect_to;
+	if (timeout_s > 0) {
+		cfg.dns.timeout_ms = (unsigned)timeout_s * 1000;
+		cfg.fetch.timeout_ms = (unsigned)timeout_s * 1000;
+	}
+	run.domains = argv + optind;
+	run.n_domains = (size_t)(argc - optind);
+
+	if ((base = event_base_new()) == NULL) {
+		fprintf(stderr, "%s: cannot create the event loop\n",
+		    cli_progname);
+		return CLI_USAGE;
+	}
+	r = sts_discoverer_new(base, &cfg, &run.disc, &diag);
+	if (r != STS_OK) {
+		fprintf(stderr, "%s: %s\n", cli_progname,
+		    diag.message[0] ? diag.message : sts_strerror(r));
+		goto out;
+	}
+	start_more(&run);
+	event_base_dispatch(base);
+	status = run.without_policy > 0 ? CLI_INVALID : CLI_OK;
+out:
+	sts_discoverer_free(run.disc);
+	event_base_free(base);
+	return status;
+usage:
+	fetch_usage();
+	return CLI_USAGE;
+}
