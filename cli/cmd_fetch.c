@@ -174,7 +174,7 @@ start_more(struct fetch_run *run)
 			run->without_policy++;
 			continue;
 		}
-		r = sts_discover(run->disc, domain, NULL, on_discovery, run,
+		r = sts_discover(run->disc, domain, NULL, 0, on_discovery, run,
 		    NULL);
 		if (r != STS_OK) {
 			fprintf(stderr, "%s: %s: %s\n", cli_progname, domain,

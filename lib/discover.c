@@ -31,8 +31,8 @@ struct sts_discover_req {
 	struct sts_discoverer *disc;
 	struct sts_discover_req *prev, *next;
 	struct sts_discovery *d;
-	char known_id[STS_ID_MAX + 1];
-	bool has_known_id;
+	char stop_ids[STS_DISCOVER_MAX_STOP_IDS][STS_ID_MAX + 1];
+	size_t n_stop_ids;
 	sts_discover_cb *cb;
 	void *arg;
 	struct sts_dns_query *query;
@@ -269,11 +269,14 @@ on_txt(const struct sts_dns_answer *a, void *arg)
 		return;
 	}
 	memcpy(d->id, txt.id, sizeof(d->id));
-	if (req->has_known_id && strcmp(req->known_id, d->id) == 0) {
-		d->unchanged = true;
-		finish(req, STS_OK, STS_STEP_DONE, NULL,
-		    "policy id %s unchanged (RFC 8461 §3)", d->id);
-		return;
+	for (size_t i = 0; i < req->n_stop_ids; i++) {
+		if (strcmp(req->stop_ids[i], d->id) == 0) {
+			d->unchanged = true;
+			finish(req, STS_OK, STS_STEP_DONE, NULL,
+			    "policy id %s known, not fetched (RFC 8461 §3)",
+			    d->id);
+			return;
+		}
 	}
 	if (sts_fetch_proxied(req->disc->fetch)) {
 		start_fetch(req); /* the proxy resolves the policy host */
@@ -290,8 +293,8 @@ on_txt(const struct sts_dns_answer *a, void *arg)
 
 int
 sts_discover(struct sts_discoverer *disc, const char *domain,
-    const char *known_id, sts_discover_cb *cb, void *arg,
-    struct sts_discover_req **ret_req)
+    const char *const *stop_ids, size_t n_stop_ids, sts_discover_cb *cb,
+    void *arg, struct sts_discover_req **ret_req)
 {
 	struct sts_discover_req *req;
 	char name[STS_DOMAIN_MAX + 16];
@@ -299,8 +302,11 @@ sts_discover(struct sts_discoverer *disc, const char *domain,
 	int r;
 
 	if (len == 0 || len > STS_DOMAIN_MAX ||
-	    (known_id != NULL && strlen(known_id) > STS_ID_MAX))
+	    n_stop_ids > STS_DISCOVER_MAX_STOP_IDS)
 		return STS_EINVAL;
+	for (size_t i = 0; i < n_stop_ids; i++)
+		if (strlen(stop_ids[i]) > STS_ID_MAX)
+			return STS_EINVAL;
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		return STS_ENOMEM;
 	if ((req->d = calloc(1, sizeof(*req->d))) == NULL) {
@@ -309,10 +315,10 @@ sts_discover(struct sts_discoverer *disc, const char *domain,
 	}
 	memcpy(req->d->domain, domain, len + 1);
 	req->d->failed_step = STS_STEP_TXT;
-	if (known_id != NULL) {
-		snprintf(req->known_id, sizeof(req->known_id), "%s", known_id);
-		req->has_known_id = true;
-	}
+	for (size_t i = 0; i < n_stop_ids; i++)
+		snprintf(req->stop_ids[i], sizeof(req->stop_ids[i]), "%s",
+		    stop_ids[i]);
+	req->n_stop_ids = n_stop_ids;
 	req->disc = disc;
 	req->cb = cb;
 	req->arg = arg;

@@ -53,7 +53,8 @@ struct sts_discovery {
 	 * sts-webpki-invalid); NULL when there is nothing to report. */
 	const char *tlsrpt_result;
 	char reason[STS_DIAG_MAX + 64]; /* why there is no policy */
-	/* Set when the TXT id equaled known_id: the fetch was skipped. */
+	/* Set when the TXT id equaled one of stop_ids: the fetch was
+	 * skipped (status STS_OK, policy NULL, id set). */
 	bool unchanged;
 
 	/* step 1 */
@@ -97,15 +98,20 @@ void sts_discoverer_free(struct sts_discoverer *disc);
 /* The DNS context, for callers that need other lookups (MX, TLSA). */
 struct sts_dns *sts_discoverer_dns(struct sts_discoverer *disc);
 
+/* At most this many ids can stop a discovery after its TXT step. */
+#define STS_DISCOVER_MAX_STOP_IDS 2
+
 /*
- * Discover domain (A-label, as sts_domain_to_alabel gives it).  When
- * known_id is not NULL and the TXT id equals it, stop there with
- * unchanged set (§3: no HTTPS request needed).  The callback runs once,
- * later, and owns the discovery (free it with sts_discovery_free).
+ * Discover domain (A-label, as sts_domain_to_alabel gives it).  When the
+ * TXT id equals one of the n_stop_ids ids in stop_ids (the cached
+ * policy's id: §3, no HTTPS request needed; or an id whose fetch failed
+ * moments ago: §3.3 rate limit), stop there with unchanged set.  The
+ * callback runs once, later, and owns the discovery (free it with
+ * sts_discovery_free).
  */
 int sts_discover(struct sts_discoverer *disc, const char *domain,
-    const char *known_id, sts_discover_cb *cb, void *arg,
-    struct sts_discover_req **ret_req);
+    const char *const *stop_ids, size_t n_stop_ids, sts_discover_cb *cb,
+    void *arg, struct sts_discover_req **ret_req);
 
 void sts_discover_cancel(struct sts_discover_req *req);
 

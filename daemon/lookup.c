@@ -1,0 +1,158 @@
+/*
+ * lookup.c - one socketmap request to one reply (see lookup.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "key.h"
+#include "log.h"
+#include "lookup.h"
+#include "reply.h"
+
+const uint64_t lookup_hist_bounds_us[LOOKUP_HIST_BUCKETS] = {50, 100, 250,
+    500, 1000, 2500, 5000, 10000, 50000, 250000, 1000000, 5000000};
+
+struct pending {
+	struct lookup_service *svc;
+	struct server_conn *conn;
+	struct sts_resolver_req *req;
+	struct reply_opts opts;
+	struct timespec start;
+};
+
+static void
+observe(struct lookup_service *svc, const struct timespec *start)
+{
+	struct timespec now;
+	uint64_t us;
+	size_t i = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (uint64_t)(now.tv_sec - start->tv_sec) * 1000000u +
+	     (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000);
+	while (i < LOOKUP_HIST_BUCKETS && us > lookup_hist_bounds_us[i])
+		i++;
+	svc->stats.hist[i]++;
+	svc->stats.latency_sum_s += (double)us / 1e6;
+}
+
+static struct reply_opts
+zone_opts(const struct lookup_service *svc, const char *name, size_t len)
+{
+	const struct sts_config_zone *z =
+	    sts_config_zone(svc->config, name, len);
+	struct reply_opts o = {z->strict_testing, z->require_sni,
+	    z->tlsrpt && svc->tlsrpt_supported};
+
+	return o;
+}
+
+/* The answer as Postfix reads it; counts it; logs the decision. */
+static void
+render(struct lookup_service *svc, const struct sts_answer *a,
+    const struct reply_opts *opts, struct reply_buf *out)
+{
+	if (a->policy != NULL)
+		reply_policy(out, a->policy, a->domain, opts);
+	else
+		reply_notfound(out);
+	if (strncmp(out->data, "OK", 2) == 0)
+		svc->stats.secure++;
+	else
+		svc->stats.notfound++;
+	if (sts_log_enabled(STS_LOG_DEBUG))
+		sts_log(STS_LOG_DEBUG,
+		    "lookup domain=%s id=%s mode=%s source=%d reply='%.60s'%s%s",
+		    a->domain, a->id ? a->id : "-",
+		    a->policy ? sts_mode_name(a->policy->mode) : "-",
+		    (int)a->source, out->data, a->reason[0] ? " why=" : "",
+		    a->reason);
+}
+
+static void
+on_answer(const struct sts_answer *a, void *arg)
+{
+	static char buf[STS_SOCKMAP_MAX_REPLY]; /* one loop, one thread */
+	struct pending *p = arg;
+	struct reply_buf out;
+
+	reply_buf_init(&out, buf, sizeof(buf));
+	render(p->svc, a, &p->opts, &out);
+	observe(p->svc, &p->start);
+	p->svc->pending--;
+	server_conn_set_data(p->conn, NULL);
+	server_answer(p->conn, out.data, out.len);
+	free(p);
+}
+
+static enum lookup_status
+do_lookup(void *arg, struct server_conn *conn, const char *name,
+    size_t name_len, const char *key, size_t key_len, struct reply_buf *out)
+{
+	struct lookup_service *svc = arg;
+	char domain[STS_DOMAIN_MAX + 1];
+	struct reply_opts opts = zone_opts(svc, name, name_len);
+	struct sts_answer a;
+	struct pending *p;
+	struct timespec start;
+	const char *why;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (key_to_domain(key, key_len, domain, &why) != STS_OK) {
+		if (sts_log_enabled(STS_LOG_DEBUG)) {
+			char esc[STS_LOG_ESCAPE_MAX];
+
+			sts_log_escape(key, key_len, esc, sizeof(esc));
+			sts_log(STS_LOG_DEBUG, "lookup key='%s': %s", esc, why);
+		}
+		svc->stats.bad_key++;
+		svc->stats.notfound++;
+		reply_notfound(out);
+		observe(svc, &start);
+		return LOOKUP_DONE;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		svc->stats.temp++;
+		reply_temp(out, "out of memory");
+		return LOOKUP_DONE;
+	}
+	p->svc = svc;
+	p->conn = conn;
+	p->opts = opts;
+	p->start = start;
+	r = sts_resolver_lookup(svc->resolver, domain, &a, on_answer, p,
+	    &p->req);
+	if (r == STS_RESOLVER_PENDING) {
+		svc->pending++;
+		server_conn_set_data(conn, p);
+		return LOOKUP_PENDING;
+	}
+	free(p);
+	if (r == STS_OK) {
+		render(svc, &a, &opts, out);
+	} else {
+		/* Never TEMP for MTA-STS trouble: no policy is the answer. */
+		svc->stats.notfound++;
+		reply_notfound(out);
+	}
+	observe(svc, &start);
+	return LOOKUP_DONE;
+}
+
+static void
+do_cancel(void *arg, struct server_conn *conn)
+{
+	struct pending *p = server_conn_data(conn);
+
+	(void)arg;
+	if (p == NULL)
+		return;
+	sts_resolver_cancel(p->req);
+	p->svc->pending--;
+	server_conn_set_data(conn, NULL);
+	free(p);
+}
+
+const struct lookup_ops lookup_ops = {do_lookup, do_cancel};
