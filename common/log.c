@@ -6,6 +6,8 @@
  * into a stack buffer and hands the whole line to one write(2) or
  * syslog(3) call.
  */
+#include "log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -18,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "mtasts/err.h"
 #include "mtasts/limits.h"
 
@@ -30,38 +31,38 @@ static struct {
 	char ident[STS_LOG_IDENT_MAX + 1];
 	enum sts_log_target target;
 	int level;
-	int fd;        /* the log file, or -1 */
-	char *path;    /* the log file's path, for reopen */
-	int journal;   /* stderr goes to journald: 1, 0, or -1 not known yet */
+	int fd;      /* the log file, or -1 */
+	char *path;  /* the log file's path, for reopen */
+	int journal; /* stderr goes to journald: 1, 0, or -1 not known yet */
 } logger = {
-	.ident = DEFAULT_IDENT,
-	.target = STS_LOG_TARGET_STDERR,
-	.level = STS_LOG_INFO,
-	.fd = -1,
-	.path = NULL,
-	.journal = -1,
+    .ident = DEFAULT_IDENT,
+    .target = STS_LOG_TARGET_STDERR,
+    .level = STS_LOG_INFO,
+    .fd = -1,
+    .path = NULL,
+    .journal = -1,
 };
 
 static const char *const level_names[] = {
-	[STS_LOG_DEBUG] = "debug",
-	[STS_LOG_INFO] = "info",
-	[STS_LOG_WARN] = "warn",
-	[STS_LOG_ERROR] = "error",
+    [STS_LOG_DEBUG] = "debug",
+    [STS_LOG_INFO] = "info",
+    [STS_LOG_WARN] = "warn",
+    [STS_LOG_ERROR] = "error",
 };
 
 /* The column text of the stderr and file format (pmsr's level names). */
 static const char *const level_labels[] = {
-	[STS_LOG_DEBUG] = "DEBUG",
-	[STS_LOG_INFO] = "INFO",
-	[STS_LOG_WARN] = "WARNING",
-	[STS_LOG_ERROR] = "ERROR",
+    [STS_LOG_DEBUG] = "DEBUG",
+    [STS_LOG_INFO] = "INFO",
+    [STS_LOG_WARN] = "WARNING",
+    [STS_LOG_ERROR] = "ERROR",
 };
 
 static const int level_syslog[] = {
-	[STS_LOG_DEBUG] = LOG_DEBUG,
-	[STS_LOG_INFO] = LOG_INFO,
-	[STS_LOG_WARN] = LOG_WARNING,
-	[STS_LOG_ERROR] = LOG_ERR,
+    [STS_LOG_DEBUG] = LOG_DEBUG,
+    [STS_LOG_INFO] = LOG_INFO,
+    [STS_LOG_WARN] = LOG_WARNING,
+    [STS_LOG_ERROR] = LOG_ERR,
 };
 
 static int
@@ -87,13 +88,12 @@ stderr_is_journal(void)
 	struct stat st;
 	char tail;
 
-	if (env == NULL ||
-	    sscanf(env, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+	if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &tail) != 2)
 		return false;
 	if (fstat(STDERR_FILENO, &st) < 0)
 		return false;
 	return (unsigned long long)st.st_dev == dev &&
-	    (unsigned long long)st.st_ino == ino;
+	       (unsigned long long)st.st_ino == ino;
 }
 
 static int
@@ -118,8 +118,8 @@ sts_log_close(void)
 }
 
 int
-sts_log_open(const char *ident, enum sts_log_target target, const char *file,
-    int level)
+sts_log_open(
+    const char *ident, enum sts_log_target target, const char *file, int level)
 {
 	char *path = NULL;
 	int fd = -1;
@@ -205,7 +205,8 @@ static bool
 ascii_eq_nocase(const char *a, const char *b)
 {
 	for (; *a != '\0' && *b != '\0'; a++, b++)
-		if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
+		if (ascii_lower((unsigned char)*a) !=
+		    ascii_lower((unsigned char)*b))
 			return false;
 	return *a == *b;
 }
@@ -217,13 +218,11 @@ sts_log_level_parse(const char *name, int *ret_level)
 		const char *name;
 		int level;
 	} names[] = {
-		{"debug", STS_LOG_DEBUG},
-		{"info", STS_LOG_INFO},
-		{"warn", STS_LOG_WARN},
-		{"warning", STS_LOG_WARN},
-		{"error", STS_LOG_ERROR},
-		{"fatal", STS_LOG_ERROR}, /* pmsr's name for its top level */
-		{"crit", STS_LOG_ERROR},  /* pmsr accepts it too */
+	    {"debug", STS_LOG_DEBUG}, {"info", STS_LOG_INFO},
+	    {"warn", STS_LOG_WARN}, {"warning", STS_LOG_WARN},
+	    {"error", STS_LOG_ERROR},
+	    {"fatal", STS_LOG_ERROR}, /* pmsr's name for its top level */
+	    {"crit", STS_LOG_ERROR},  /* pmsr accepts it too */
 	};
 
 	if (name == NULL)
@@ -302,8 +301,8 @@ sts_log_escape(const char *in, size_t len, char *out, size_t outsz)
 	limit = outsz - 1;
 	if (!fits)
 		limit = outsz - 1 >= sizeof(TRUNC_MARK) - 1
-		    ? outsz - 1 - (sizeof(TRUNC_MARK) - 1)
-		    : 0;
+			    ? outsz - 1 - (sizeof(TRUNC_MARK) - 1)
+			    : 0;
 	for (i = 0; i < len; i++) {
 		if (pos + escaped_width(p[i]) > limit)
 			break;
@@ -364,8 +363,8 @@ sts_vlog(int level, const char *fmt, va_list ap)
 	if (logger.target == STS_LOG_TARGET_SYSLOG) {
 		/* syslog adds time, ident and pid itself. */
 	} else if (logger.target == STS_LOG_TARGET_STDERR &&
-	    (logger.journal < 0 ? (logger.journal = stderr_is_journal())
-				: logger.journal)) {
+		   (logger.journal < 0 ? (logger.journal = stderr_is_journal())
+				       : logger.journal)) {
 		n = snprintf(line, sizeof(line), "<%d>", level_syslog[level]);
 		pre = n > 0 ? (size_t)n : 0;
 	} else {
@@ -374,7 +373,8 @@ sts_vlog(int level, const char *fmt, va_list ap)
 		char stamp[32];
 
 		if (localtime_r(&now, &tm) == NULL ||
-		    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm) ==
+			0)
 			snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
 		n = snprintf(line, sizeof(line), "%s %-8s %s[%ld]: ", stamp,
 		    level_labels[level], logger.ident, (long)getpid());
@@ -396,8 +396,8 @@ sts_vlog(int level, const char *fmt, va_list ap)
 		/* Cut: end the visible text with the mark. */
 		len = room - 1;
 		if (len >= sizeof(TRUNC_MARK) - 1)
-			memcpy(line + pre + len - (sizeof(TRUNC_MARK) - 1), TRUNC_MARK,
-		    sizeof(TRUNC_MARK) - 1);
+			memcpy(line + pre + len - (sizeof(TRUNC_MARK) - 1),
+			    TRUNC_MARK, sizeof(TRUNC_MARK) - 1);
 	}
 	sanitize(line + pre, len);
 
@@ -434,8 +434,8 @@ monotonic_ms(void)
 }
 
 void
-sts_log_ratelimited(struct sts_log_ratelimit *rl, int level, const char *fmt,
-    ...)
+sts_log_ratelimited(
+    struct sts_log_ratelimit *rl, int level, const char *fmt, ...)
 {
 	char msg[STS_LOG_LINE_MAX];
 	uint64_t now;

@@ -36,7 +36,8 @@ enum sts_log_level {
 };
 
 enum sts_log_target {
-	STS_LOG_TARGET_STDERR, /* "TIME LEVEL ident[pid]: msg"; "<N>msg" under journald */
+	STS_LOG_TARGET_STDERR, /* "TIME LEVEL ident[pid]: msg"; "<N>msg" under
+				  journald */
 	STS_LOG_TARGET_SYSLOG, /* syslog(3), facility LOG_MAIL, LOG_PID */
 	STS_LOG_TARGET_FILE,   /* like stderr, appended to a file (O_APPEND) */
 };
@@ -51,8 +52,8 @@ enum sts_log_target {
  * target stays in use).  Before any call the logger writes to stderr at
  * level info with ident "mta-sts".
  */
-int sts_log_open(const char *ident, enum sts_log_target target,
-    const char *file, int level);
+int sts_log_open(
+    const char *ident, enum sts_log_target target, const char *file, int level);
 
 /* Close a log file or syslog connection; logging goes back to stderr. */
 void sts_log_close(void);
@@ -111,7 +112,7 @@ size_t sts_log_escape(const char *in, size_t len, char *out, size_t outsz);
  */
 struct sts_log_ratelimit {
 	uint64_t interval_ms;
-	uint64_t last_ms;     /* CLOCK_MONOTONIC of the last message written */
+	uint64_t last_ms; /* CLOCK_MONOTONIC of the last message written */
 	unsigned long suppressed;
 	bool started;
 };

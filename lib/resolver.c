@@ -625,7 +625,7 @@ sts_resolver_lookup(struct sts_resolver *res, const char *domain,
 	case STS_SERVE_CACHED_AND_RECHECK:
 		start_work(res, ds, WORK_RECHECK, now);
 		/* the recheck answers later; this lookup is served now */
-		/* fall through */
+		__attribute__((fallthrough));
 	case STS_SERVE_CACHED:
 		res->stats.cache_hits++;
 		fill_answer(ds, now, STS_SOURCE_CACHE, NULL, ret_answer);
