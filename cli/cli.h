@@ -19,6 +19,8 @@ enum {
 int cmd_lint(int argc, char **argv);
 int cmd_match(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 /* Print a JSON value compactly on one line of stdout; steals obj. */
 void cli_json_print(json_t *obj);

@@ -25,6 +25,11 @@ static const struct {
 	    "fetch [--json] [--concurrency N] [--timeout S] [--resolver ADDR]\n"
 	    "         [--dnssec validate|off] [--trust-anchor FILE]\n"
 	    "         [--ca-file FILE] [--connect-to MAP] DOMAIN..."},
+	{"query", cmd_query,
+	    "query [--socket inet:HOST:PORT|unix:PATH] [--map NAME] DOMAIN..."},
+	{"cache", cmd_cache,
+	    "cache [--file DB|--config FILE] [--json] list|show DOMAIN|purge "
+	    "[DOMAIN]"},
 };
 
 static void
