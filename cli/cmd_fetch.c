@@ -23,9 +23,19 @@ struct fetch_run {
 	struct sts_discoverer *disc;
 	char **domains;
 	size_t n_domains, next, running, concurrency;
+	/* Results are printed in argument order as soon as every earlier
+	 * domain is done: done[i] holds a finished discovery until then. */
+	struct sts_discovery **done;
+	bool *failed;
+	size_t next_print;
 	bool json;
 	unsigned with_policy, without_policy;
 	struct reply_opts reply;
+};
+
+struct fetch_slot {
+	struct fetch_run *run;
+	size_t index;
 };
 
 static void start_more(struct fetch_run *run);
@@ -134,10 +144,9 @@ print_human(const struct sts_discovery *d, const char *postfix)
 }
 
 static void
-on_discovery(struct sts_discovery *d, void *arg)
+print_discovery(struct fetch_run *run, struct sts_discovery *d)
 {
-	struct fetch_run *run = arg;
-	char postfix[STS_SOCKMAP_MAX_REPLY];
+	static char postfix[STS_SOCKMAP_MAX_REPLY];
 	struct reply_buf b;
 
 	reply_buf_init(&b, postfix, sizeof(postfix));
@@ -153,8 +162,34 @@ on_discovery(struct sts_discovery *d, void *arg)
 	else
 		print_human(d, postfix);
 	fflush(stdout);
-	sts_discovery_free(d);
+}
+
+/* Print every finished result whose predecessors are all printed. */
+static void
+print_ready(struct fetch_run *run)
+{
+	while (run->next_print < run->n_domains &&
+	       (run->done[run->next_print] != NULL ||
+		   run->failed[run->next_print])) {
+		if (run->done[run->next_print] != NULL) {
+			print_discovery(run, run->done[run->next_print]);
+			sts_discovery_free(run->done[run->next_print]);
+			run->done[run->next_print] = NULL;
+		}
+		run->next_print++;
+	}
+}
+
+static void
+on_discovery(struct sts_discovery *d, void *arg)
+{
+	struct fetch_slot *slot = arg;
+	struct fetch_run *run = slot->run;
+
+	run->done[slot->index] = d;
+	free(slot);
 	run->running--;
+	print_ready(run);
 	start_more(run);
 }
 
@@ -162,8 +197,10 @@ static void
 start_more(struct fetch_run *run)
 {
 	while (run->running < run->concurrency && run->next < run->n_domains) {
-		const char *arg = run->domains[run->next++];
+		size_t index = run->next++;
+		const char *arg = run->domains[index];
 		char domain[STS_DOMAIN_MAX + 1];
+		struct fetch_slot *slot;
 		struct sts_diag diag;
 		int r;
 
@@ -172,18 +209,29 @@ start_more(struct fetch_run *run)
 			fprintf(stderr, "%s: '%s': %s\n", cli_progname, arg,
 			    diag.message);
 			run->without_policy++;
+			run->failed[index] = true;
 			continue;
 		}
-		r = sts_discover(run->disc, domain, NULL, 0, on_discovery, run,
+		if ((slot = malloc(sizeof(*slot))) == NULL) {
+			run->failed[index] = true;
+			run->without_policy++;
+			continue;
+		}
+		slot->run = run;
+		slot->index = index;
+		r = sts_discover(run->disc, domain, NULL, 0, on_discovery, slot,
 		    NULL);
 		if (r != STS_OK) {
 			fprintf(stderr, "%s: %s: %s\n", cli_progname, domain,
 			    sts_strerror(r));
+			free(slot);
 			run->without_policy++;
+			run->failed[index] = true;
 			continue;
 		}
 		run->running++;
 	}
+	print_ready(run);
 }
 
 static void
@@ -291,6 +339,13 @@ cmd_fetch(int argc, char **argv)
 	}
 	run.domains = argv + optind;
 	run.n_domains = (size_t)(argc - optind);
+	run.done = calloc(run.n_domains, sizeof(*run.done));
+	run.failed = calloc(run.n_domains, sizeof(*run.failed));
+	if (run.done == NULL || run.failed == NULL) {
+		free(run.done);
+		free(run.failed);
+		return CLI_USAGE;
+	}
 
 	if ((base = event_base_new()) == NULL) {
 		fprintf(stderr, "%s: cannot create the event loop\n",
@@ -309,6 +364,8 @@ cmd_fetch(int argc, char **argv)
 out:
 	sts_discoverer_free(run.disc);
 	event_base_free(base);
+	free(run.done);
+	free(run.failed);
 	return status;
 usage:
 	fetch_usage();

@@ -6,7 +6,10 @@ Produces the DNS faults that a real authoritative server will not:
   --port P       UDP+TCP: names under servfail.example get rcode SERVFAIL,
                  names under dnstimeout.example are swallowed (no answer,
                  TCP connection held open), everything else gets REFUSED.
-                 The world's unbound delegates those zones here (stub-zone).
+                 The world's unbound delegates _mta-sts.servfail.example and
+                 "." here (stub-zone).  It does not send dnstimeout.example
+                 here: behind unbound a silent server turns into SERVFAIL
+                 (see README.md), so unbound drops those queries itself.
   --blackhole P  UDP+TCP: never answers anything at all.  A client pointed
                  straight at it sees a pure timeout, whatever its resolver
                  library does with retries.

@@ -1,0 +1,586 @@
+#!/bin/bash
+# Hermetic MTA-STS test world: a real unbound (DNS for the zone example.),
+# a real nginx (policy hosts over HTTPS with a test CA) and two tiny Python
+# fault servers, all on loopback, all generated into one directory.
+#
+#   world.sh start DIR   generate everything in DIR, start the servers, wait
+#                        until they answer, write DIR/env
+#   world.sh stop DIR    stop what start started (idempotent)
+#   world.sh reload DIR  re-read DIR/zones/example.zone and nginx.conf after
+#                        a test edited them (SIGHUP; unbound's cache is lost)
+#
+# See README.md beside this file for the test domains and expected outcomes.
+# Nothing here sends a packet outside 127.0.0.0/8 and ::1.
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+# unbound and nginx live in sbin, which a non-login shell may not have.
+PATH=$PATH:/usr/sbin:/sbin
+
+FAULT_ADDR=127.0.0.3   # policy hosts served by faulthttp.py
+REFUSED_ADDR=127.0.0.9 # nothing ever listens here
+TTL=${WORLD_TTL:-300}  # zone TTL; tests that edit the zone may want less
+
+# Set once servers may be running: then any failed exit (die, set -e, a
+# signal) stops them, so a failed start leaves nothing behind.
+CLEANUP=0
+trap 'if [ "$CLEANUP" = 1 ]; then CLEANUP=0; stop_world; fi' EXIT
+die() {
+    echo "world.sh: $*" >&2
+    exit 1
+}
+
+need() { # need BINARY DEBIAN-PACKAGE
+    command -v "$1" >/dev/null 2>&1 ||
+        die "'$1' not found: apt-get install -y $2"
+}
+
+# --------------------------------------------------------------------------
+# Ports.  Four per world: DNS (unbound), fault DNS, black-hole DNS, HTTPS.
+# Either WORLD_PORT_BASE..+3, or free ones picked by the kernel (port 0) and
+# checked free on every address that will bind them, so that several worlds
+# can run side by side.
+pick_ports() {
+    python3 - "${WORLD_PORT_BASE:-}" "$FAULT_ADDR" <<'EOF'
+import socket, sys
+base, fault = sys.argv[1], sys.argv[2]
+ADDRS = [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1"),
+         (socket.AF_INET, fault)]
+def free(port):
+    for fam, addr in ADDRS:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(fam, kind)
+            try:
+                s.bind((addr, port))
+            except OSError:
+                return False
+            finally:
+                s.close()
+    return True
+if base:
+    ports = [int(base) + i for i in range(4)]
+    bad = [p for p in ports if not free(p)]
+    if bad:
+        sys.exit("WORLD_PORT_BASE=%s: port(s) %s in use" % (base, bad))
+else:
+    ports = []
+    while len(ports) < 4:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p not in ports and free(p):
+            ports.append(p)
+print(*ports)
+EOF
+}
+
+# --------------------------------------------------------------------------
+# Test CA and certificates (ECDSA P-256).  `openssl ca` is used for leaves
+# because it is the one tool in openssl 3.0 that sets an arbitrary notBefore/
+# notAfter, which the expired certificate needs.
+write_ca_conf() { # DIR-of-CA
+    cat >"$1/openssl.cnf" <<EOF
+[ ca ]
+default_ca = world_ca
+[ world_ca ]
+dir            = $1
+database       = \$dir/index.txt
+new_certs_dir  = \$dir/newcerts
+serial         = \$dir/serial
+certificate    = \$dir/ca.crt
+private_key    = \$dir/ca.key
+default_md     = sha256
+policy         = policy_any
+unique_subject = no
+copy_extensions = none
+[ policy_any ]
+commonName = supplied
+[ req ]
+distinguished_name = req_dn
+prompt = no
+[ req_dn ]
+CN = unused
+[ v3_ca ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[ leaf ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:\${ENV::SAN}
+EOF
+}
+
+make_ca() { # CADIR "Common Name"
+    mkdir -p "$1/newcerts"
+    : >"$1/index.txt"
+    echo 1000 >"$1/serial"
+    write_ca_conf "$1"
+    SAN=unused openssl req -config "$1/openssl.cnf" -x509 -new -nodes \
+        -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -days 3650 \
+        -extensions v3_ca -subj "/CN=$2" \
+        -keyout "$1/ca.key" -out "$1/ca.crt" 2>/dev/null
+}
+
+# issue CADIR OUTNAME DNSNAME [STARTDATE ENDDATE]
+# writes $W/certs/OUTNAME.crt and .key, a leaf for DNSNAME
+issue() {
+    local cadir=$1 out=$W/certs/$2 name=$3 dates
+    if [ $# -ge 5 ]; then dates="-startdate $4 -enddate $5"; else dates="-days 30"; fi
+    SAN=$name openssl req -config "$cadir/openssl.cnf" -new -nodes \
+        -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=$name" \
+        -keyout "$out.key" -out "$out.csr" 2>/dev/null
+    # shellcheck disable=SC2086  # $dates is two options on purpose
+    SAN=$name openssl ca -config "$cadir/openssl.cnf" -batch -notext \
+        -extensions leaf $dates -in "$out.csr" -out "$out.crt" 2>/dev/null ||
+        die "openssl ca failed for $name"
+    rm -f "$out.csr"
+}
+
+# --------------------------------------------------------------------------
+# Policies.  policy NAME MODE MX MAX_AGE [crlf]  -> $W/www/mta-sts.NAME.example/...
+policy_text() { # MODE MX MAX_AGE EOL
+    printf 'version: STSv1%smode: %s%smx: %s%smax_age: %s%s' \
+        "$4" "$1" "$4" "$2" "$4" "$3" "$4"
+}
+policy() { # HOST MODE MX MAX_AGE [crlf]
+    local eol=$'\n'
+    [ "${5:-}" = crlf ] && eol=$'\r\n'
+    mkdir -p "$W/www/$1/.well-known"
+    policy_text "$2" "$3" "$4" "$eol" >"$W/www/$1/.well-known/mta-sts.txt"
+}
+
+# A valid enforce policy padded with extension lines (which RFC 8461 §3.2
+# says parsers must accept) to exactly 1 MiB: only its size is wrong.
+big_policies() { # MX OUTFILE [MX OUTFILE...]   (one python start for all)
+    python3 - "$@" <<'EOF'
+import sys
+args = sys.argv[1:]
+size = 1 << 20
+pad = "".join("pad%06d: %s\n" % (i, "x" * 54) for i in range(size // 64 + 1))
+for mx, out in zip(args[0::2], args[1::2]):
+    head = "version: STSv1\nmode: enforce\nmx: %s\nmax_age: 86400\n" % mx
+    body = (head + pad)[:size - 1] + "\n"  # last pad line cut short
+    with open(out, "w") as f:
+        f.write(body)
+EOF
+}
+
+# --------------------------------------------------------------------------
+# Every test domain, with the id of its _mta-sts TXT record (or "-").
+DOMAINS="lf crlf wildcard testing none split twosts mixed notxt nodata 404
+redirect html charset big chunked stall reset wrongname expired unknownca
+refused noaddr servfail dnstimeout v6only xn--bcher-kva badpolicy cname"
+
+write_zone() {
+    local d z=$W/zones/example.zone
+    {
+        echo "\$ORIGIN example."
+        echo "\$TTL $TTL"
+        echo "@ IN SOA ns.example. hostmaster.example. 1 3600 600 86400 $TTL"
+        echo "@ IN NS ns.example."
+        echo "ns.example. IN A 127.0.0.1"
+        echo
+        echo "; every domain gets an MX mx1.<d> -> 127.0.0.1 for later tests"
+        for d in $DOMAINS; do
+            echo "$d.example. IN MX 10 mx1.$d.example."
+            echo "mx1.$d.example. IN A 127.0.0.1"
+        done
+        echo
+        echo "; the ordinary case: one STS TXT record, policy host on nginx"
+        for d in lf crlf wildcard testing none 404 redirect html charset big \
+                 wrongname expired unknownca badpolicy xn--bcher-kva; do
+            echo "_mta-sts.$d.example. IN TXT \"v=STSv1; id=${d//[^a-z0-9]/}2026\""
+            echo "mta-sts.$d.example. IN A 127.0.0.1"
+        done
+        cat <<EOF
+
+; several character-strings, to be joined without separator: v=STSv1; id=split2026
+_mta-sts.split.example. IN TXT "v=STSv1; " "id=split" "2026"
+mta-sts.split.example. IN A 127.0.0.1
+; two STS records: no policy (RFC 8461 3.1)
+_mta-sts.twosts.example. IN TXT "v=STSv1; id=twosts1"
+_mta-sts.twosts.example. IN TXT "v=STSv1; id=twosts2"
+mta-sts.twosts.example. IN A 127.0.0.1
+; an SPF record beside the STS record: the STS one is used
+_mta-sts.mixed.example. IN TXT "v=spf1 -all"
+_mta-sts.mixed.example. IN TXT "v=STSv1; id=mixed2026"
+mta-sts.mixed.example. IN A 127.0.0.1
+; no _mta-sts name at all (NXDOMAIN), but a policy host
+mta-sts.notxt.example. IN A 127.0.0.1
+; _mta-sts name exists with type A only: TXT query is NODATA
+_mta-sts.nodata.example. IN A 127.0.0.1
+mta-sts.nodata.example. IN A 127.0.0.1
+; policy hosts served by faulthttp.py on $FAULT_ADDR
+_mta-sts.chunked.example. IN TXT "v=STSv1; id=chunked2026"
+mta-sts.chunked.example. IN A $FAULT_ADDR
+_mta-sts.stall.example. IN TXT "v=STSv1; id=stall2026"
+mta-sts.stall.example. IN A $FAULT_ADDR
+_mta-sts.reset.example. IN TXT "v=STSv1; id=reset2026"
+mta-sts.reset.example. IN A $FAULT_ADDR
+; policy host address where nothing listens (connection refused)
+_mta-sts.refused.example. IN TXT "v=STSv1; id=refused2026"
+mta-sts.refused.example. IN A $REFUSED_ADDR
+; policy host without any address (NXDOMAIN)
+_mta-sts.noaddr.example. IN TXT "v=STSv1; id=noaddr2026"
+; _mta-sts.servfail.example is a stub zone to faultdns.py (SERVFAIL) and
+; _mta-sts.dnstimeout.example a "deny" local-zone (silence): see unbound.conf
+mta-sts.servfail.example. IN A 127.0.0.1
+mta-sts.dnstimeout.example. IN A 127.0.0.1
+; policy host reachable over IPv6 only
+_mta-sts.v6only.example. IN TXT "v=STSv1; id=v6only2026"
+mta-sts.v6only.example. IN AAAA ::1
+; delegation (RFC 8461 8.2): the TXT record is lf.example's
+_mta-sts.cname.example. IN CNAME _mta-sts.lf.example.
+mta-sts.cname.example. IN A 127.0.0.1
+EOF
+    } >"$z"
+}
+
+write_policies() {
+    local d
+    for d in lf wildcard testing none split twosts mixed notxt nodata html \
+             charset wrongname expired unknownca servfail dnstimeout v6only \
+             xn--bcher-kva cname; do
+        policy "mta-sts.$d.example" enforce "mx1.$d.example" 86400
+    done
+    policy mta-sts.crlf.example enforce mx1.crlf.example 86400 crlf
+    policy mta-sts.wildcard.example enforce "*.wildcard.example" 86400
+    policy mta-sts.testing.example testing mx1.testing.example 604800
+    policy mta-sts.none.example none mx1.none.example 86400
+    # badpolicy: no max_age line, so the policy is invalid
+    mkdir -p "$W/www/mta-sts.badpolicy.example/.well-known"
+    printf 'version: STSv1\nmode: enforce\nmx: mx1.badpolicy.example\n' \
+        >"$W/www/mta-sts.badpolicy.example/.well-known/mta-sts.txt"
+    # 404: the document root exists, the file does not
+    mkdir -p "$W/www/mta-sts.404.example"
+    mkdir -p "$W/www/mta-sts.big.example/.well-known" "$W/bodies"
+    big_policies mx1.big.example "$W/www/mta-sts.big.example/.well-known/mta-sts.txt" \
+        mx1.chunked.example "$W/bodies/mta-sts.chunked.example.txt"
+}
+
+write_certs() {
+    local d
+    make_ca "$W/ca" "mta-sts world test CA"
+    make_ca "$W/unknown-ca" "mta-sts world UNKNOWN CA"
+    for d in lf crlf wildcard testing none split twosts mixed notxt nodata \
+             404 redirect html charset big chunked stall reset badpolicy \
+             servfail dnstimeout v6only xn--bcher-kva cname; do
+        issue "$W/ca" "mta-sts.$d.example" "mta-sts.$d.example"
+    done
+    # valid chain, but for another name only
+    issue "$W/ca" mta-sts.wrongname.example mta-sts.other.example
+    # right name, right CA, validity ended long ago
+    issue "$W/ca" mta-sts.expired.example mta-sts.expired.example \
+        20200101000000Z 20200201000000Z
+    # right name, valid dates, issuer not in WORLD_CA
+    issue "$W/unknown-ca" mta-sts.unknownca.example mta-sts.unknownca.example
+}
+
+# --------------------------------------------------------------------------
+write_unbound_conf() {
+    cat >"$W/conf/unbound.conf" <<EOF
+# Authoritative data for example. is served through the iterator
+# (for-upstream only), so clients get what a real recursive resolver gives:
+# RA set, NXDOMAIN and NODATA with the SOA, CNAMEs followed.
+server:
+    verbosity: 1
+    num-threads: 1
+    interface: 127.0.0.1@$DNS_PORT
+    interface: ::1@$DNS_PORT
+    port: $DNS_PORT
+    do-ip4: yes
+    do-ip6: yes
+    do-udp: yes
+    do-tcp: yes
+    access-control: 127.0.0.0/8 allow
+    access-control: ::1/128 allow
+    username: ""
+    chroot: ""
+    directory: "$W"
+    pidfile: "$W/run/unbound.own.pid"
+    logfile: ""
+    use-syslog: no
+    log-time-ascii: yes
+    module-config: "iterator"
+    # The fault servers are on 127.0.0.1, which unbound skips by default.
+    do-not-query-localhost: no
+    # Outgoing queries leave from 127.0.0.1 only: the kernel cannot route
+    # such packets off the machine.
+    outgoing-interface: 127.0.0.1
+    # Names outside example. are refused at once, never resolved.
+    local-zone: "." refuse
+    local-zone: "example." transparent
+    # DNS timeout: unbound drops these queries, so no answer ever comes.
+    local-zone: "_mta-sts.dnstimeout.example." deny
+
+auth-zone:
+    name: "example."
+    zonefile: "$W/zones/example.zone"
+    for-downstream: no
+    for-upstream: yes
+    fallback-enabled: no
+
+# SERVFAIL: faultdns.py answers SERVFAIL for this name; unbound passes it on.
+stub-zone:
+    name: "_mta-sts.servfail.example."
+    stub-addr: 127.0.0.1@$FAULTDNS_PORT
+
+# Anything the iterator might still look up outside example. (root priming,
+# NS names) goes to faultdns.py, which answers REFUSED: never the Internet.
+stub-zone:
+    name: "."
+    stub-addr: 127.0.0.1@$FAULTDNS_PORT
+EOF
+}
+
+# One nginx server block per policy host, chosen by SNI.
+vhost() { # HOST CERTNAME [EXTRA-LOCATION-DIRECTIVES]
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$HTTPS_PORT ssl;
+        listen [::1]:$HTTPS_PORT ssl;
+        server_name $1;
+        ssl_certificate     $W/certs/$2.crt;
+        ssl_certificate_key $W/certs/$2.key;
+        root $W/www/$1;
+        location = /.well-known/mta-sts.txt { ${3:-} }
+    }
+EOF
+}
+
+write_nginx_conf() {
+    local d user=""
+    # As root nginx would drop its workers to nobody, who cannot read DIR.
+    [ "$(id -u)" = 0 ] && user="user root;"
+    mkdir -p "$W/nginx-tmp"
+    {
+        cat <<EOF
+$user
+daemon off;
+worker_processes 1;
+pid $W/run/nginx.own.pid;
+error_log $W/logs/nginx-error.log info;
+events { worker_connections 1024; }
+http {
+    access_log $W/logs/nginx-access.log;
+    client_body_temp_path $W/nginx-tmp/body;
+    proxy_temp_path $W/nginx-tmp/proxy;
+    fastcgi_temp_path $W/nginx-tmp/fastcgi;
+    uwsgi_temp_path $W/nginx-tmp/uwsgi;
+    scgi_temp_path $W/nginx-tmp/scgi;
+    server_tokens off;
+    types { text/plain txt; }
+    default_type application/octet-stream;
+    ssl_protocols TLSv1.2 TLSv1.3;
+
+    # Unknown or missing SNI: the handshake is refused (unrecognized_name).
+    server {
+        listen 127.0.0.1:$HTTPS_PORT ssl default_server;
+        listen [::1]:$HTTPS_PORT ssl default_server;
+        ssl_reject_handshake on;
+    }
+
+EOF
+        for d in lf crlf wildcard testing none split twosts mixed notxt \
+                 nodata 404 big badpolicy servfail dnstimeout v6only \
+                 xn--bcher-kva cname; do
+            vhost "mta-sts.$d.example" "mta-sts.$d.example"
+        done
+        vhost mta-sts.redirect.example mta-sts.redirect.example \
+            "return 301 https://mta-sts.lf.example/.well-known/mta-sts.txt;"
+        vhost mta-sts.html.example mta-sts.html.example \
+            "types { } default_type text/html;"
+        vhost mta-sts.charset.example mta-sts.charset.example \
+            "types { } default_type \"text/plain; charset=utf-8\";"
+        vhost mta-sts.wrongname.example mta-sts.wrongname.example
+        vhost mta-sts.expired.example mta-sts.expired.example
+        vhost mta-sts.unknownca.example mta-sts.unknownca.example
+        echo "}"
+    } >"$W/conf/nginx.conf"
+}
+
+# --------------------------------------------------------------------------
+# Processes.  Each is started in the foreground of a background job, its
+# pid recorded in DIR/run/NAME.pid; stdin/stdout/stderr never point at the
+# caller, so `$(world.sh start ...)` or a test runner does not hang on them.
+launch() { # NAME COMMAND...
+    local name=$1
+    shift
+    "$@" </dev/null >>"$W/logs/$name.log" 2>&1 &
+    echo $! >"$W/run/$name.pid"
+}
+
+# A zombie (exited, not yet reaped) counts as gone.
+alive() {
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null &&
+        ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+# Our process, not a recycled pid: its command line names the world dir.
+ours() { # PID
+    alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$W"
+}
+
+# wait_for NAME TEST-COMMAND...: poll for up to 10 s, fail early if the
+# process died.
+wait_for() {
+    local name=$1 pid
+    shift
+    pid=$(cat "$W/run/$name.pid")
+    for _ in $(seq 100); do
+        "$@" >/dev/null 2>&1 && return 0
+        if ! alive "$pid"; then
+            tail -n 20 "$W/logs/$name.log" >&2 || true
+            die "$name exited during start-up (log: $W/logs/$name.log)"
+        fi
+        sleep 0.1
+    done
+    tail -n 20 "$W/logs/$name.log" >&2 || true
+    die "$name not answering after 10 s (log: $W/logs/$name.log)"
+}
+
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+dns_ready() { # the real zone answers through unbound, over UDP
+    drill -p "$DNS_PORT" @127.0.0.1 example. SOA 2>/dev/null |
+        grep -q 'rcode: NOERROR'
+}
+
+start() {
+    need unbound unbound
+    need nginx nginx-light
+    need openssl openssl
+    need python3 python3
+    need drill ldnsutils
+    need seq coreutils
+    need grep grep
+    case $W in
+        *[[:space:]]*) die "world dir must not contain white space: $W" ;;
+    esac
+    if [ -e "$W" ] && [ -n "$(ls -A "$W")" ]; then
+        die "$W exists and is not empty"
+    fi
+    mkdir -p "$W"
+    W=$(cd "$W" && pwd)
+    mkdir -p "$W/run" "$W/logs" "$W/conf" "$W/zones" "$W/certs" "$W/www"
+
+    local ports
+    ports=$(pick_ports) || die "could not pick ports"
+    read -r DNS_PORT FAULTDNS_PORT BLACKHOLE_PORT HTTPS_PORT <<<"$ports"
+
+    write_zone
+    write_policies
+    write_certs
+    write_unbound_conf
+    write_nginx_conf
+    unbound-checkconf "$W/conf/unbound.conf" >/dev/null ||
+        die "bad unbound.conf: $(unbound-checkconf "$W/conf/unbound.conf" 2>&1)"
+
+    # From here on a failure stops whatever already runs.
+    CLEANUP=1
+    trap 'die "interrupted"' INT TERM
+
+    launch faultdns python3 "$HERE/faultdns.py" --addr 127.0.0.1 \
+        --port "$FAULTDNS_PORT" --blackhole "$BLACKHOLE_PORT" \
+        --pidfile "$W/run/faultdns.own.pid"
+    launch unbound unbound -d -c "$W/conf/unbound.conf"
+    launch nginx nginx -p "$W/nginx-tmp" -e "$W/logs/nginx-error.log" \
+        -c "$W/conf/nginx.conf"
+    launch faulthttp python3 "$HERE/faulthttp.py" --addr "$FAULT_ADDR" \
+        --port "$HTTPS_PORT" --certdir "$W/certs" --bodydir "$W/bodies" \
+        --pidfile "$W/run/faulthttp.own.pid"
+
+    wait_for faultdns test -s "$W/run/faultdns.own.pid"
+    wait_for faultdns tcp_open 127.0.0.1 "$BLACKHOLE_PORT"
+    wait_for unbound tcp_open 127.0.0.1 "$DNS_PORT"
+    wait_for unbound tcp_open ::1 "$DNS_PORT"
+    wait_for unbound dns_ready
+    wait_for nginx tcp_open 127.0.0.1 "$HTTPS_PORT"
+    wait_for nginx tcp_open ::1 "$HTTPS_PORT"
+    wait_for faulthttp tcp_open "$FAULT_ADDR" "$HTTPS_PORT"
+
+    cat >"$W/env.tmp" <<EOF
+WORLD_DIR=$W
+WORLD_DNS=127.0.0.1@$DNS_PORT
+WORLD_DNS_ADDR=127.0.0.1
+WORLD_DNS_PORT=$DNS_PORT
+WORLD_DNS6=::1@$DNS_PORT
+WORLD_DNS_BLACKHOLE=127.0.0.1@$BLACKHOLE_PORT
+WORLD_FAULTDNS_PORT=$FAULTDNS_PORT
+WORLD_HTTPS_PORT=$HTTPS_PORT
+WORLD_CONNECT_TO=:443::$HTTPS_PORT
+WORLD_CA=$W/ca/ca.crt
+WORLD_UNKNOWN_CA=$W/unknown-ca/ca.crt
+WORLD_FAULT_ADDR=$FAULT_ADDR
+WORLD_REFUSED_ADDR=$REFUSED_ADDR
+WORLD_ZONE=$W/zones/example.zone
+WORLD_WWW=$W/www
+WORLD_TTL=$TTL
+WORLD_UNBOUND_PID=$(cat "$W/run/unbound.pid")
+WORLD_NGINX_PID=$(cat "$W/run/nginx.pid")
+WORLD_FAULTDNS_PID=$(cat "$W/run/faultdns.pid")
+WORLD_FAULTHTTP_PID=$(cat "$W/run/faulthttp.pid")
+EOF
+    mv "$W/env.tmp" "$W/env" # appears whole: its presence means "ready"
+    CLEANUP=0
+    trap - INT TERM
+    echo "world up in $W (dns 127.0.0.1@$DNS_PORT, https port $HTTPS_PORT)"
+}
+
+stop_one() { # NAME
+    local f=$W/run/$1.pid pid kids p
+    [ -f "$f" ] || return 0
+    pid=$(cat "$f")
+    if ours "$pid"; then
+        # nginx workers are children of the master; note them before it goes.
+        kids=$(pgrep -P "$pid" 2>/dev/null || true)
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            alive "$pid" || break
+            sleep 0.1
+        done
+        for p in $pid $kids; do
+            if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+        done
+    fi
+    rm -f "$f"
+}
+
+stop_world() {
+    [ -d "$W/run" ] || return 0
+    local n
+    for n in faulthttp nginx unbound faultdns; do
+        stop_one "$n"
+    done
+    rm -f "$W/run/"*.own.pid "$W/env"
+}
+
+reload() {
+    [ -f "$W/run/unbound.pid" ] || die "no world running in $W"
+    kill -HUP "$(cat "$W/run/unbound.pid")" "$(cat "$W/run/nginx.pid")"
+    # shellcheck disable=SC1091
+    . "$W/env"
+    DNS_PORT=$WORLD_DNS_PORT
+    sleep 0.2
+    wait_for unbound dns_ready
+}
+
+[ $# -eq 2 ] || die "usage: world.sh start|stop|reload DIR"
+W=$2
+case $1 in
+    start) start ;;
+    stop)
+        [ -d "$W" ] && W=$(cd "$W" && pwd)
+        stop_world
+        ;;
+    reload)
+        W=$(cd "$W" && pwd)
+        reload
+        ;;
+    *) die "usage: world.sh start|stop|reload DIR" ;;
+esac
