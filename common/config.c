@@ -188,8 +188,8 @@ static const struct option options[] = {
 	.def = "1024",
 	.min = 1,
 	.max = 1000000,
-	.doc = "(ours) Client connections served at once; further ones "
-	       "wait in the listen queue."},
+	.doc = "(ours) Client connections served at once; further clients "
+	       "are closed at once and counted in the metrics."},
     {.name = "idle_timeout",
 	.type = T_SECONDS,
 	.offset = CFG(idle_timeout_ms),

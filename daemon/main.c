@@ -55,7 +55,7 @@ struct options {
 	const char *pidfile;
 	const char *user, *group;
 	const char *import_pmsr;
-	bool check_config, dump_config;
+	bool check_config, dump_config, config_doc;
 };
 
 static void
@@ -86,6 +86,7 @@ parse_options(int argc, char **argv, struct options *o)
 	    {"check-config", no_argument, NULL, 'C'},
 	    {"dump-config", no_argument, NULL, 'D'},
 	    {"import-pmsr-cache", required_argument, NULL, 'I'},
+	    {"config-doc", no_argument, NULL, 'K'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -123,6 +124,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'I':
 			o->import_pmsr = optarg;
+			break;
+		case 'K':
+			o->config_doc = true;
 			break;
 		case 'V':
 			printf("mta-stsd %s\n", MTASTS_VERSION);
@@ -586,6 +590,8 @@ main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) != 0)
 		return 2;
+	if (o.config_doc) /* the key list of mta-sts.conf(5), from the table */
+		return sts_config_print_doc(stdout) == STS_OK ? 0 : 1;
 	if (set_log(&o) != 0)
 		return 2;
 	dm.config_path = o.config ? o.config : STS_CONFIG_DEFAULT_PATH;
