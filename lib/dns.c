@@ -1033,11 +1033,12 @@ sts_dns_new(struct event_base *base, const struct sts_dns_config *cfg,
 
 	/*
 	 * Finalize now, so that a broken trust anchor file fails here and
-	 * not at the first query: ub_ctx_data_add() finalizes the context
-	 * and then rejects the empty record with UB_SYNTAX.
+	 * not at the first query: ub_ctx_zone_remove() is documented to
+	 * finalize the context, and removing a local zone that does not
+	 * exist changes nothing.
 	 */
-	r = ub_ctx_data_add(dns->ub, "");
-	if (r != 0 && r != UB_SYNTAX) {
+	r = ub_ctx_zone_remove(dns->ub, "finalize.libmtasts.invalid.");
+	if (r != 0) {
 		err = diag_fail(reterr_diag, STS_EINVAL,
 		    "libunbound cannot start; check the trust anchor file",
 		    cfg->trust_anchor_file != NULL ? cfg->trust_anchor_file
