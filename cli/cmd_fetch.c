@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mtasts/dane.h"
 #include "mtasts/discover.h"
 #include "mtasts/mtasts.h"
 #include "reply.h"
@@ -24,18 +25,25 @@ struct fetch_run {
 	char **domains;
 	size_t n_domains, next, running, concurrency;
 	/* Results are printed in argument order as soon as every earlier
-	 * domain is done: done[i] holds a finished discovery until then. */
-	struct sts_discovery **done;
+	 * domain is done: done[i] holds a finished slot until then. */
+	struct fetch_slot **done;
 	bool *failed;
 	size_t next_print;
+	bool dane; /* validating: check DANE beside MTA-STS (RFC 8461 §2) */
 	bool json;
 	unsigned with_policy, without_policy;
 	struct reply_opts reply;
 };
 
+/* One domain: its MTA-STS discovery and, when validating, its DANE
+ * state, both needed before it is printed. */
 struct fetch_slot {
 	struct fetch_run *run;
 	size_t index;
+	unsigned pending;
+	struct sts_discovery *d;
+	bool dane_checked;
+	struct sts_dane_result dane;
 };
 
 static void start_more(struct fetch_run *run);
@@ -72,8 +80,33 @@ policy_json(const struct sts_policy *pol)
 	    (json_int_t)pol->max_age);
 }
 
+static json_t *
+dane_json(const struct sts_dane_result *dane)
+{
+	json_t *hosts = json_array();
+
+	if (dane == NULL)
+		return json_null();
+	for (size_t i = 0; i < dane->n_hosts; i++)
+		json_array_append_new(hosts,
+		    json_pack("{s:s, s:s}", "host", dane->hosts[i].name,
+			"tlsa",
+			dane->hosts[i].state == STS_DANE_HOST_USABLE ? "usable"
+			: dane->hosts[i].state == STS_DANE_HOST_UNUSABLE
+			    ? "unusable"
+			: dane->hosts[i].state == STS_DANE_HOST_FAILED
+			    ? "failed"
+			    : "none"));
+	return json_pack("{s:s, s:s, s:b, s:I, s:o, s:s}", "state",
+	    sts_dane_status_name(dane->status), "mx_dnssec",
+	    security_name(dane->mx_security), "implicit_mx",
+	    dane->implicit_mx, "ttl", (json_int_t)dane->ttl, "hosts", hosts,
+	    "reason", dane->reason);
+}
+
 static void
-print_json(const struct sts_discovery *d, const char *postfix)
+print_json(const struct sts_discovery *d, const struct sts_dane_result *dane,
+    const char *postfix)
 {
 	json_t *txt = json_array(), *addrs = json_array(), *fetch = json_null();
 
@@ -93,7 +126,7 @@ print_json(const struct sts_discovery *d, const char *postfix)
 		    (json_int_t)d->elapsed_ms);
 	cli_json_print(json_pack(
 	    "{s:s, s:b, s:s, s:o, s:{s:o, s:o, s:s}, s:o, s:o, s:o, s:o, s:o, "
-	    "s:s}",
+	    "s:o, s:s}",
 	    "domain", d->domain, "valid", d->status == STS_OK, "step",
 	    sts_discover_step_name(d->failed_step), "id",
 	    json_str_or_null(d->id), "txt", "records", txt, "ttl",
@@ -102,11 +135,13 @@ print_json(const struct sts_discovery *d, const char *postfix)
 	    "fetch", fetch, "policy",
 	    d->policy ? policy_json(d->policy) : json_null(), "result_type",
 	    json_str_or_null(d->tlsrpt_result), "reason",
-	    json_str_or_null(d->reason), "postfix", postfix));
+	    json_str_or_null(d->reason), "dane", dane_json(dane), "postfix",
+	    postfix));
 }
 
 static void
-print_human(const struct sts_discovery *d, const char *postfix)
+print_human(const struct sts_discovery *d,
+    const struct sts_dane_result *dane, const char *postfix)
 {
 	printf("%s\n", d->domain);
 	for (size_t i = 0; i < d->n_txt; i++)
@@ -140,27 +175,39 @@ print_human(const struct sts_discovery *d, const char *postfix)
 			printf(" [%s]", d->tlsrpt_result);
 		printf("\n");
 	}
+	if (dane != NULL)
+		printf("  dane:     %s: %s\n", sts_dane_status_name(dane->status),
+		    dane->reason);
 	printf("  postfix:  %s\n", postfix);
 }
 
 static void
-print_discovery(struct fetch_run *run, struct sts_discovery *d)
+print_slot(struct fetch_run *run, const struct fetch_slot *slot)
 {
 	static char postfix[STS_SOCKMAP_MAX_REPLY];
+	const struct sts_discovery *d = slot->d;
+	const struct sts_dane_result *dane =
+	    slot->dane_checked ? &slot->dane : NULL;
 	struct reply_buf b;
 
 	reply_buf_init(&b, postfix, sizeof(postfix));
-	if (d->status == STS_OK && d->policy != NULL) {
+	if (d->status == STS_OK && d->policy != NULL)
 		run->with_policy++;
-		reply_policy(&b, d->policy, d->domain, &run->reply);
-	} else {
-		run->without_policy++;
-		reply_notfound(&b); /* no cache here: MTA-STS never TEMPs */
-	}
-	if (run->json)
-		print_json(d, postfix);
 	else
-		print_human(d, postfix);
+		run->without_policy++;
+	/* The decision mta-stsd makes with its default zone. */
+	if (dane && dane->status == STS_DANE_APPLIES)
+		reply_dane(&b, true);
+	else if (dane && dane->status == STS_DANE_FAILED)
+		reply_temp(&b, dane->reason);
+	else if (d->status == STS_OK && d->policy != NULL)
+		reply_policy(&b, d->policy, d->domain, &run->reply);
+	else
+		reply_notfound(&b); /* no cache here: MTA-STS never TEMPs */
+	if (run->json)
+		print_json(d, dane, postfix);
+	else
+		print_human(d, dane, postfix);
 	fflush(stdout);
 }
 
@@ -171,9 +218,12 @@ print_ready(struct fetch_run *run)
 	while (run->next_print < run->n_domains &&
 	       (run->done[run->next_print] != NULL ||
 		   run->failed[run->next_print])) {
-		if (run->done[run->next_print] != NULL) {
-			print_discovery(run, run->done[run->next_print]);
-			sts_discovery_free(run->done[run->next_print]);
+		struct fetch_slot *slot = run->done[run->next_print];
+
+		if (slot != NULL) {
+			print_slot(run, slot);
+			sts_discovery_free(slot->d);
+			free(slot);
 			run->done[run->next_print] = NULL;
 		}
 		run->next_print++;
@@ -181,16 +231,35 @@ print_ready(struct fetch_run *run)
 }
 
 static void
-on_discovery(struct sts_discovery *d, void *arg)
+slot_done(struct fetch_slot *slot)
 {
-	struct fetch_slot *slot = arg;
 	struct fetch_run *run = slot->run;
 
-	run->done[slot->index] = d;
-	free(slot);
+	if (--slot->pending > 0)
+		return;
+	run->done[slot->index] = slot;
 	run->running--;
 	print_ready(run);
 	start_more(run);
+}
+
+static void
+on_discovery(struct sts_discovery *d, void *arg)
+{
+	struct fetch_slot *slot = arg;
+
+	slot->d = d;
+	slot_done(slot);
+}
+
+static void
+on_dane(const struct sts_dane_result *r, void *arg)
+{
+	struct fetch_slot *slot = arg;
+
+	slot->dane = *r;
+	slot->dane_checked = true;
+	slot_done(slot);
 }
 
 static void
@@ -212,15 +281,20 @@ start_more(struct fetch_run *run)
 			run->failed[index] = true;
 			continue;
 		}
-		if ((slot = malloc(sizeof(*slot))) == NULL) {
+		if ((slot = calloc(1, sizeof(*slot))) == NULL) {
 			run->failed[index] = true;
 			run->without_policy++;
 			continue;
 		}
 		slot->run = run;
 		slot->index = index;
+		slot->pending = 1;
 		r = sts_discover(run->disc, domain, NULL, 0, on_discovery, slot,
 		    NULL);
+		if (r == STS_OK && run->dane &&
+		    sts_dane_check(sts_discoverer_dns(run->disc), domain,
+			on_dane, slot, NULL) == STS_OK)
+			slot->pending++;
 		if (r != STS_OK) {
 			fprintf(stderr, "%s: %s: %s\n", cli_progname, domain,
 			    sts_strerror(r));
@@ -358,6 +432,7 @@ cmd_fetch(int argc, char **argv)
 		    diag.message[0] ? diag.message : sts_strerror(r));
 		goto out;
 	}
+	run.dane = sts_dns_validating(sts_discoverer_dns(run.disc));
 	start_more(&run);
 	event_base_dispatch(base);
 	status = run.without_policy > 0 ? CLI_INVALID : CLI_OK;

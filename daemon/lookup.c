@@ -13,11 +13,19 @@
 const uint64_t lookup_hist_bounds_us[LOOKUP_HIST_BUCKETS] = {50, 100, 250,
     500, 1000, 2500, 5000, 10000, 50000, 250000, 1000000, 5000000};
 
+/* What a zone asks of the answer, copied at request time (a reload may
+ * free the config while the lookup is pending). */
+struct zone_view {
+	struct reply_opts opts;
+	enum sts_config_dane dane;
+	enum sts_config_dane_failure dane_failure;
+};
+
 struct pending {
 	struct lookup_service *svc;
 	struct server_conn *conn;
 	struct sts_resolver_req *req;
-	struct reply_opts opts;
+	struct zone_view zone;
 	struct timespec start;
 };
 
@@ -37,37 +45,56 @@ observe(struct lookup_service *svc, const struct timespec *start)
 	svc->stats.latency_sum_s += (double)us / 1e6;
 }
 
-static struct reply_opts
-zone_opts(const struct lookup_service *svc, const char *name, size_t len)
+static struct zone_view
+zone_view(const struct lookup_service *svc, const char *name, size_t len)
 {
 	const struct sts_config_zone *z =
 	    sts_config_zone(svc->config, name, len);
-	struct reply_opts o = {z->strict_testing, z->require_sni,
-	    z->tlsrpt && svc->tlsrpt_supported};
+	struct zone_view v = {
+	    {z->strict_testing, z->require_sni,
+		z->tlsrpt && svc->tlsrpt_supported},
+	    z->dane, z->dane_failure};
 
-	return o;
+	return v;
 }
 
-/* The answer as Postfix reads it; counts it; logs the decision. */
+/*
+ * The answer as Postfix reads it; counts it; logs the decision.
+ * RFC 8461 §2: where DANE applies MTA-STS must not override it, and
+ * where DANE's state is unknown (bogus, failed lookup on a signed zone)
+ * no MTA-STS answer stands in for it silently.
+ */
 static void
 render(struct lookup_service *svc, const struct sts_answer *a,
-    const struct reply_opts *opts, struct reply_buf *out)
+    const struct zone_view *zone, struct reply_buf *out)
 {
-	if (a->policy != NULL)
-		reply_policy(out, a->policy, a->domain, opts);
+	if (a->dane == STS_DANE_APPLIES && zone->dane != STS_CONFIG_DANE_OFF)
+		reply_dane(out, zone->dane == STS_CONFIG_DANE_ONLY);
+	else if (a->dane == STS_DANE_FAILED &&
+		 zone->dane != STS_CONFIG_DANE_OFF &&
+		 zone->dane_failure == STS_CONFIG_DANE_FAILURE_TEMP)
+		reply_temp(out, a->dane_reason);
+	else if (a->dane == STS_DANE_FAILED &&
+		 zone->dane != STS_CONFIG_DANE_OFF)
+		reply_notfound(out);
+	else if (a->policy != NULL)
+		reply_policy(out, a->policy, a->domain, &zone->opts);
 	else
 		reply_notfound(out);
 	if (strncmp(out->data, "OK", 2) == 0)
 		svc->stats.secure++;
+	else if (strncmp(out->data, "TEMP", 4) == 0)
+		svc->stats.temp++;
 	else
 		svc->stats.notfound++;
 	if (sts_log_enabled(STS_LOG_DEBUG))
 		sts_log(STS_LOG_DEBUG,
-		    "lookup domain=%s id=%s mode=%s source=%d reply='%.60s'%s%s",
+		    "lookup domain=%s id=%s mode=%s dane=%s source=%d "
+		    "reply='%.60s'%s%s",
 		    a->domain, a->id ? a->id : "-",
 		    a->policy ? sts_mode_name(a->policy->mode) : "-",
-		    (int)a->source, out->data, a->reason[0] ? " why=" : "",
-		    a->reason);
+		    sts_dane_status_name(a->dane), (int)a->source, out->data,
+		    a->reason[0] ? " why=" : "", a->reason);
 }
 
 static void
@@ -78,7 +105,7 @@ on_answer(const struct sts_answer *a, void *arg)
 	struct reply_buf out;
 
 	reply_buf_init(&out, buf, sizeof(buf));
-	render(p->svc, a, &p->opts, &out);
+	render(p->svc, a, &p->zone, &out);
 	observe(p->svc, &p->start);
 	p->svc->pending--;
 	server_conn_set_data(p->conn, NULL);
@@ -92,7 +119,7 @@ do_lookup(void *arg, struct server_conn *conn, const char *name,
 {
 	struct lookup_service *svc = arg;
 	char domain[STS_DOMAIN_MAX + 1];
-	struct reply_opts opts = zone_opts(svc, name, name_len);
+	struct zone_view zone = zone_view(svc, name, name_len);
 	struct sts_answer a;
 	struct pending *p;
 	struct timespec start;
@@ -120,7 +147,7 @@ do_lookup(void *arg, struct server_conn *conn, const char *name,
 	}
 	p->svc = svc;
 	p->conn = conn;
-	p->opts = opts;
+	p->zone = zone;
 	p->start = start;
 	r = sts_resolver_lookup(svc->resolver, domain, &a, on_answer, p,
 	    &p->req);
@@ -131,7 +158,7 @@ do_lookup(void *arg, struct server_conn *conn, const char *name,
 	}
 	free(p);
 	if (r == STS_OK) {
-		render(svc, &a, &opts, out);
+		render(svc, &a, &zone, out);
 	} else {
 		/* Never TEMP for MTA-STS trouble: no policy is the answer. */
 		svc->stats.notfound++;

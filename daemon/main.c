@@ -188,6 +188,7 @@ resolver_config(const struct sts_config *cfg, struct sts_cache *cache,
 	rc->refresh_concurrency =
 	    cfg->proactive_policy_fetching.concurrency_limit;
 	rc->max_domains = cfg->cache.cache_size;
+	rc->dane = cfg->dnssec == STS_CONFIG_DNSSEC_VALIDATE;
 }
 
 static void
@@ -233,6 +234,14 @@ on_resolver_event(const struct sts_resolver_event *ev, void *arg)
 	case STS_EV_CORRUPT_ENTRY:
 		sts_log(STS_LOG_WARN, "cache entry for domain=%s: %s",
 		    ev->domain, ev->detail);
+		break;
+	case STS_EV_DANE:
+		sts_log(ev->dane->status == STS_DANE_FAILED ? STS_LOG_WARN
+		    : ev->dane->status == STS_DANE_APPLIES  ? STS_LOG_INFO
+							    : STS_LOG_DEBUG,
+		    "dane domain=%s state=%s ttl=%u reason='%s'", ev->domain,
+		    sts_dane_status_name(ev->dane->status), ev->dane->ttl,
+		    ev->detail);
 		break;
 	}
 }

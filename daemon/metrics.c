@@ -109,6 +109,17 @@ render(const struct metrics *m, struct evbuffer *b)
 	    (unsigned long long)r.fetch_error,
 	    (unsigned long long)r.policy_invalid,
 	    (unsigned long long)r.webpki_invalid);
+	evbuffer_add_printf(b,
+	    "# HELP mtasts_dane_checks_total DANE (RFC 7672) determinations "
+	    "by state.\n"
+	    "# TYPE mtasts_dane_checks_total counter\n"
+	    "mtasts_dane_checks_total{state=\"applies\"} %llu\n"
+	    "mtasts_dane_checks_total{state=\"failed\"} %llu\n"
+	    "mtasts_dane_checks_total{state=\"none\"} %llu\n",
+	    (unsigned long long)r.dane_applies,
+	    (unsigned long long)r.dane_failed,
+	    (unsigned long long)(r.dane_checks - r.dane_applies -
+				 r.dane_failed));
 	counter(b, "mtasts_refresh_failures_total",
 	    "Refreshes of a cached policy that failed (policy kept).",
 	    r.refresh_failed);

@@ -57,6 +57,13 @@ reply_notfound(struct reply_buf *b)
 	puts_(b, "NOTFOUND ");
 }
 
+void
+reply_dane(struct reply_buf *b, bool mandatory)
+{
+	reply_buf_init(b, b->data, b->cap);
+	puts_(b, mandatory ? "OK dane-only" : "OK dane");
+}
+
 /* Reasons come from DNS and HTTP: keep them printable, short, one line. */
 static void
 status_reason(struct reply_buf *b, const char *status, const char *reason)

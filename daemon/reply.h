@@ -39,6 +39,12 @@ void reply_buf_init(struct reply_buf *b, char *data, size_t cap);
 /* "NOTFOUND " */
 void reply_notfound(struct reply_buf *b);
 
+/*
+ * DANE protects the domain (RFC 7672): let Postfix do DANE itself.
+ * "OK dane-only" (mandatory) or "OK dane" (opportunistic DANE).
+ */
+void reply_dane(struct reply_buf *b, bool mandatory);
+
 /* "TEMP <reason>" / "PERM <reason>": reason is made printable. */
 void reply_temp(struct reply_buf *b, const char *reason);
 void reply_perm(struct reply_buf *b, const char *reason);

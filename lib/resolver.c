@@ -45,7 +45,17 @@ struct domain_state {
 	struct sts_discover_req *inflight;
 	struct sts_cache_req *store_req;
 	enum work work;
+	bool refreshing; /* counted in n_refreshing */
 	struct sts_resolver_req *waiters;
+	/* what the waiters get when all their work is done */
+	enum sts_answer_source wait_source;
+	char wait_reason[128];
+	/* RFC 7672 state, cached for the TTLs of its answers */
+	struct sts_dane_req *dane_req;
+	enum sts_dane_status dane;
+	bool dane_known;
+	int64_t dane_expires, dane_refresh_at;
+	char dane_reason[128];
 	char domain[];
 };
 
@@ -67,7 +77,7 @@ struct sts_resolver {
 	struct domain_state *lru_head, *lru_tail;
 	struct event *refresh_timer;
 	struct sts_resolver_stats stats;
-	char reason[STS_DIAG_MAX + 64];
+	bool dane; /* cfg.dane and a validating resolver */
 };
 
 static int64_t
@@ -82,7 +92,7 @@ emit(struct sts_resolver *res, enum sts_resolver_event_kind kind,
     const struct domain_state *ds, const struct sts_discovery *d,
     const char *detail)
 {
-	struct sts_resolver_event ev = {kind, ds->domain, d, ds->policy,
+	struct sts_resolver_event ev = {kind, ds->domain, d, NULL, ds->policy,
 	    detail};
 
 	if (res->cfg.on_event)
@@ -189,7 +199,7 @@ evict(struct sts_resolver *res)
 		struct domain_state *prev = ds->lru_prev;
 
 		if (ds->inflight == NULL && ds->store_req == NULL &&
-		    ds->waiters == NULL)
+		    ds->dane_req == NULL && ds->waiters == NULL)
 			remove_state(res, ds);
 		ds = prev;
 	}
@@ -318,6 +328,8 @@ fill_answer(const struct domain_state *ds, int64_t now,
 	struct sts_decide_cached c = cached_view(ds);
 
 	a->domain = ds->domain;
+	a->dane = ds->dane_known ? ds->dane : STS_DANE_NONE;
+	a->dane_reason = ds->dane_reason;
 	if (sts_decide_usable(&c, now)) {
 		a->policy = ds->policy;
 		a->id = ds->id;
@@ -350,37 +362,59 @@ free_waiter(struct sts_resolver_req *w)
 	free(w);
 }
 
+/* Answer the waiters once no work they need is still running. */
 static void
-answer_waiters(struct sts_resolver *res, struct domain_state *ds,
-    enum sts_answer_source source, const char *reason)
+maybe_answer(struct sts_resolver *res, struct domain_state *ds)
 {
 	int64_t now = now_of(res);
 
-	/* Callbacks may start lookups of this very domain: take the list
-	 * first, and answer from a copy of the reason. */
-	snprintf(res->reason, sizeof(res->reason), "%s", reason ? reason : "");
+	if (ds->dane_req != NULL || ds->store_req != NULL ||
+	    (ds->inflight != NULL && ds->work == WORK_RESOLVE))
+		return;
+	/* A callback may look this domain up again: it then joins the
+	 * list and is answered from the same, final state. */
 	while (ds->waiters != NULL) {
 		struct sts_resolver_req *w = ds->waiters;
 		struct sts_answer a;
 
 		unlink_waiter(w);
-		fill_answer(ds, now, source, res->reason, &a);
+		fill_answer(ds, now, ds->wait_source, ds->wait_reason, &a);
 		w->cb(&a, w->arg);
 		free_waiter(w);
 	}
+}
+
+/* The MTA-STS part of the waiters' answer is known. */
+static void
+answer_waiters(struct sts_resolver *res, struct domain_state *ds,
+    enum sts_answer_source source, const char *reason)
+{
+	ds->wait_source = source;
+	snprintf(ds->wait_reason, sizeof(ds->wait_reason), "%.*s",
+	    (int)sizeof(ds->wait_reason) - 1, reason ? reason : "");
+	maybe_answer(res, ds);
 }
 
 static void
 on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct sts_resolver_req *w = arg;
-	struct sts_answer a = {.domain = w->ds->domain,
+	struct domain_state *ds = w->ds;
+	struct sts_answer a = {.domain = ds->domain,
 	    .source = STS_SOURCE_TIMEOUT,
 	    .reason = "lookup timed out; answered without a policy, the "
-		      "discovery goes on in the background"};
+		      "discovery goes on in the background",
+	    .dane = ds->dane_known ? ds->dane : STS_DANE_NONE,
+	    .dane_reason = ds->dane_reason};
 
 	(void)fd;
 	(void)what;
+	/* DANE still unknown: no MTA-STS-less answer may stand in for it
+	 * (RFC 8461 §2); the caller treats this as a DANE failure. */
+	if (ds->dane_req != NULL) {
+		a.dane = STS_DANE_FAILED;
+		a.dane_reason = "DANE state not known within the lookup timeout";
+	}
 	w->res->stats.timeouts++;
 	unlink_waiter(w);
 	w->cb(&a, w->arg);
@@ -412,13 +446,14 @@ on_discovered(struct sts_discovery *d, void *arg)
 	int64_t now = now_of(res);
 	struct sts_decide_cached c = cached_view(ds);
 	bool usable = sts_decide_usable(&c, now);
-	enum work work = ds->work;
 	enum sts_answer_source source = STS_SOURCE_NONE;
 
 	ds->inflight = NULL;
 	res->n_inflight--;
-	if (work == WORK_REFRESH)
+	if (ds->refreshing) {
 		res->n_refreshing--;
+		ds->refreshing = false;
+	}
 
 	if (d->unchanged && ds->policy != NULL &&
 	    strcmp(d->id, ds->id) == 0) {
@@ -519,8 +554,10 @@ start_discovery(struct sts_resolver *res, struct domain_state *ds,
 	}
 	res->stats.discoveries++;
 	res->n_inflight++;
-	if (work == WORK_REFRESH)
+	if (work == WORK_REFRESH) {
 		res->n_refreshing++;
+		ds->refreshing = true;
+	}
 	return STS_OK;
 }
 
@@ -565,6 +602,54 @@ start_work(struct sts_resolver *res, struct domain_state *ds, enum work work,
 	return start_discovery(res, ds, work, now);
 }
 
+/* ---- DANE (RFC 7672) ------------------------------------------------------ */
+
+static void
+on_dane(const struct sts_dane_result *r, void *arg)
+{
+	struct domain_state *ds = arg;
+	struct sts_resolver *res = ds->res;
+	int64_t now = now_of(res);
+	struct sts_resolver_event ev = {STS_EV_DANE, ds->domain, NULL, r,
+	    ds->policy, r->reason};
+
+	ds->dane_req = NULL;
+	ds->dane = r->status;
+	ds->dane_known = true;
+	ds->dane_expires = now + (int64_t)r->ttl;
+	/* refresh in the background during the last tenth of the TTL */
+	ds->dane_refresh_at = ds->dane_expires - (int64_t)r->ttl / 10;
+	snprintf(ds->dane_reason, sizeof(ds->dane_reason), "%.*s",
+	    (int)sizeof(ds->dane_reason) - 1, r->reason);
+	if (r->status == STS_DANE_APPLIES)
+		res->stats.dane_applies++;
+	else if (r->status == STS_DANE_FAILED)
+		res->stats.dane_failed++;
+	if (res->cfg.on_event)
+		res->cfg.on_event(&ev, res->cfg.event_arg);
+	maybe_answer(res, ds);
+	evict(res);
+}
+
+/* Start a DANE check unless one runs; false if it cannot start. */
+static bool
+start_dane(struct sts_resolver *res, struct domain_state *ds, int64_t now)
+{
+	if (ds->dane_req != NULL)
+		return true;
+	res->stats.dane_checks++;
+	if (sts_dane_check(sts_discoverer_dns(res->disc), ds->domain, on_dane,
+		ds, &ds->dane_req) == STS_OK)
+		return true;
+	ds->dane_req = NULL;
+	ds->dane = STS_DANE_FAILED;
+	ds->dane_known = true;
+	ds->dane_expires = ds->dane_refresh_at = now + STS_DANE_MIN_TTL;
+	snprintf(ds->dane_reason, sizeof(ds->dane_reason),
+	    "DANE check could not start");
+	return false;
+}
+
 /* ---- proactive refresh -------------------------------------------------- */
 
 static void
@@ -595,67 +680,13 @@ on_refresh_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- public ---------------------------------------------------------------- */
 
-int
-sts_resolver_lookup(struct sts_resolver *res, const char *domain,
-    struct sts_answer *ret_answer, sts_resolver_cb *cb, void *arg,
-    struct sts_resolver_req **ret_req)
+static int
+add_waiter(struct sts_resolver *res, struct domain_state *ds,
+    sts_resolver_cb *cb, void *arg, struct sts_resolver_req **ret_req)
 {
-	int64_t now = now_of(res);
-	struct domain_state *ds;
-	struct sts_resolver_req *w;
-	struct sts_decide_cached c;
+	struct sts_resolver_req *w = calloc(1, sizeof(*w));
 
-	if (strlen(domain) == 0 || strlen(domain) > STS_DOMAIN_MAX)
-		return STS_EINVAL;
-	res->stats.lookups++;
-	ds = find(res, domain);
-	if (ds == NULL) {
-		struct sts_cache_entry e;
-
-		if ((ds = add_state(res, domain)) == NULL)
-			return STS_ENOMEM;
-		if (sts_cache_peek(res->cfg.cache, domain, now, &e) == STS_OK)
-			install_entry(res, ds, &e, now);
-		evict(res);
-	}
-	lru_front(res, ds);
-	ds->used_at = now;
-	c = cached_view(ds);
-	switch (sts_decide_lookup(&c, now, res->cfg.grace_s)) {
-	case STS_SERVE_CACHED_AND_RECHECK:
-		start_work(res, ds, WORK_RECHECK, now);
-		/* the recheck answers later; this lookup is served now */
-		__attribute__((fallthrough));
-	case STS_SERVE_CACHED:
-		res->stats.cache_hits++;
-		fill_answer(ds, now, STS_SOURCE_CACHE, NULL, ret_answer);
-		return STS_OK;
-	case STS_RESOLVE:
-		break;
-	}
-	if (ds->policy != NULL && now >= ds->expires_at)
-		drop_policy(ds); /* expired: §3.2 */
-	if (now < ds->negative_until) {
-		res->stats.negative_hits++;
-		fill_answer(ds, now, STS_SOURCE_NEGATIVE, ds->negative_reason,
-		    ret_answer);
-		return STS_OK;
-	}
-	res->stats.misses++;
-	if (ds->inflight == NULL && ds->store_req == NULL) {
-		int r = start_work(res, ds, WORK_RESOLVE, now);
-
-		if (r != STS_OK) {
-			fill_answer(ds, now, STS_SOURCE_NONE,
-			    r == STS_ETEMP ? "too many discoveries in flight"
-					   : "cannot start a discovery",
-			    ret_answer);
-			return STS_OK;
-		}
-	} else {
-		res->stats.coalesced++;
-	}
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if (w == NULL)
 		return STS_ENOMEM;
 	w->res = res;
 	w->ds = ds;
@@ -680,6 +711,86 @@ sts_resolver_lookup(struct sts_resolver *res, const char *domain,
 	if (ret_req)
 		*ret_req = w;
 	return STS_RESOLVER_PENDING;
+}
+
+int
+sts_resolver_lookup(struct sts_resolver *res, const char *domain,
+    struct sts_answer *ret_answer, sts_resolver_cb *cb, void *arg,
+    struct sts_resolver_req **ret_req)
+{
+	int64_t now = now_of(res);
+	struct domain_state *ds;
+	struct sts_decide_cached c;
+	enum sts_lookup_action act;
+	bool dane_due;
+
+	if (strlen(domain) == 0 || strlen(domain) > STS_DOMAIN_MAX)
+		return STS_EINVAL;
+	res->stats.lookups++;
+	ds = find(res, domain);
+	if (ds == NULL) {
+		struct sts_cache_entry e;
+
+		if ((ds = add_state(res, domain)) == NULL)
+			return STS_ENOMEM;
+		if (sts_cache_peek(res->cfg.cache, domain, now, &e) == STS_OK)
+			install_entry(res, ds, &e, now);
+		evict(res);
+	}
+	lru_front(res, ds);
+	ds->used_at = now;
+
+	/* RFC 8461 §2: DANE first.  Its state must be known before any
+	 * answer; it is refreshed in the background before it expires. */
+	dane_due = res->dane && (!ds->dane_known || now >= ds->dane_expires);
+	if (res->dane && !dane_due && now >= ds->dane_refresh_at)
+		start_dane(res, ds, now);
+	if (dane_due && !start_dane(res, ds, now))
+		dane_due = false; /* answered as FAILED below */
+
+	c = cached_view(ds);
+	act = sts_decide_lookup(&c, now, res->cfg.grace_s);
+	if (act == STS_SERVE_CACHED_AND_RECHECK)
+		start_work(res, ds, WORK_RECHECK, now);
+	if (act == STS_RESOLVE && ds->policy != NULL)
+		drop_policy(ds); /* expired: §3.2 */
+	if (act == STS_RESOLVE && now < ds->negative_until) {
+		res->stats.negative_hits++;
+		act = STS_SERVE_CACHED; /* the cached answer is "none" */
+		ds->wait_source = STS_SOURCE_NEGATIVE;
+		snprintf(ds->wait_reason, sizeof(ds->wait_reason), "%s",
+		    ds->negative_reason);
+	} else if (act != STS_RESOLVE) {
+		res->stats.cache_hits++;
+		ds->wait_source = STS_SOURCE_CACHE;
+		ds->wait_reason[0] = '\0';
+	}
+	if (act != STS_RESOLVE && !dane_due) {
+		fill_answer(ds, now, ds->wait_source, ds->wait_reason,
+		    ret_answer);
+		return STS_OK;
+	}
+	if (act == STS_RESOLVE) {
+		res->stats.misses++;
+		if (ds->inflight == NULL && ds->store_req == NULL) {
+			int r = start_work(res, ds, WORK_RESOLVE, now);
+
+			if (r != STS_OK && !dane_due) {
+				fill_answer(ds, now, STS_SOURCE_NONE,
+				    r == STS_ETEMP
+					? "too many discoveries in flight"
+					: "cannot start a discovery",
+				    ret_answer);
+				return STS_OK;
+			}
+		} else if (ds->work == WORK_RESOLVE) {
+			res->stats.coalesced++;
+		} else {
+			/* a recheck or refresh runs: it will answer */
+			ds->work = WORK_RESOLVE;
+		}
+	}
+	return add_waiter(res, ds, cb, arg, ret_req);
 }
 
 void
@@ -730,6 +841,8 @@ sts_resolver_new(struct event_base *base,
 	r = sts_discoverer_new(base, &cfg->discover, &res->disc, reterr_diag);
 	if (r != STS_OK)
 		goto fail;
+	/* Without validation every answer is insecure: DANE cannot apply. */
+	res->dane = cfg->dane && sts_dns_validating(sts_discoverer_dns(res->disc));
 	res->refresh_timer = event_new(base, -1, EV_PERSIST, on_refresh_tick,
 	    res);
 	if (res->refresh_timer == NULL) {
@@ -762,6 +875,7 @@ sts_resolver_free(struct sts_resolver *res)
 			}
 			sts_discover_cancel(ds->inflight);
 			sts_cache_cancel(ds->store_req);
+			sts_dane_cancel(ds->dane_req);
 			sts_policy_free(ds->policy);
 			free(ds);
 		}

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "dane.h"
 #include "discover.h"
 #include "policy.h"
 
@@ -49,6 +50,10 @@ struct sts_answer {
 	const char *id;
 	enum sts_answer_source source;
 	const char *reason; /* why there is no policy; "" otherwise */
+	/* RFC 7672: does DANE protect this domain?  Checked only with
+	 * DNSSEC validation on; STS_DANE_NONE otherwise. */
+	enum sts_dane_status dane;
+	const char *dane_reason;
 };
 
 typedef void sts_resolver_cb(const struct sts_answer *answer, void *arg);
@@ -60,12 +65,14 @@ enum sts_resolver_event_kind {
 	STS_EV_UNCHANGED,      /* TXT id re-confirmed, policy extended */
 	STS_EV_STORE_ERROR,    /* the persistent cache failed a write */
 	STS_EV_CORRUPT_ENTRY,  /* a cached body no longer parses: dropped */
+	STS_EV_DANE,           /* DANE state determined (detail: reason) */
 };
 
 struct sts_resolver_event {
 	enum sts_resolver_event_kind kind;
 	const char *domain;
 	const struct sts_discovery *discovery; /* NULL for cache events */
+	const struct sts_dane_result *dane;     /* STS_EV_DANE only */
 	const struct sts_policy *cached;       /* the policy kept, or NULL */
 	const char *detail;
 };
@@ -84,6 +91,7 @@ struct sts_resolver_config {
 	unsigned refresh_concurrency;
 	size_t max_domains;          /* domains tracked in memory */
 	size_t max_inflight;         /* discoveries at once */
+	bool dane;                   /* determine the DANE state (RFC 7672) */
 	sts_resolver_event_cb *on_event;
 	void *event_arg;
 	/* The clock, for tests; NULL: time(NULL). */
@@ -99,6 +107,7 @@ struct sts_resolver_stats {
 	uint64_t no_txt, txt_tempfail;
 	uint64_t refresh_failed, refresh_failed_enforce, rate_limited;
 	uint64_t store_errors, corrupt_entries;
+	uint64_t dane_checks, dane_applies, dane_failed;
 	size_t domains, inflight;
 };
 
