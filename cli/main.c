@@ -4,6 +4,7 @@
  * Dispatches to one subcommand per file (cmd_*.c).  Exit codes: 0 valid
  * or match, 1 invalid or no match, 2 usage or I/O error.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +49,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return CLI_USAGE;
 	}
+	/* A peer closing early must be an error return, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);

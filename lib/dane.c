@@ -195,7 +195,11 @@ on_addr(const struct sts_dns_answer *a, void *arg)
 	int rc;
 
 	min_ttl(hr->req, a->ttl);
-	if (a->status == STS_OK && a->security == STS_DNS_SECURE) {
+	if (a->security == STS_DNS_BOGUS) {
+		/* even when the other family answered: RFC 7672 §2.1.1 */
+		h->state = STS_DANE_HOST_FAILED;
+		set_reason(r, "address lookup of %s: %s", h->name, a->reason);
+	} else if (a->status == STS_OK && a->security == STS_DNS_SECURE) {
 		h->address_secure = true;
 		hr->query = NULL;
 		rc = sts_dns_query_tlsa(hr->req->dns, h->name, 25, on_tlsa, hr,
@@ -207,9 +211,6 @@ on_addr(const struct sts_dns_answer *a, void *arg)
 	} else if (a->status == STS_OK || a->status == STS_ENOTFOUND) {
 		/* RFC 7672 §2.2.2: insecure addresses, no TLSA lookup */
 		h->state = STS_DANE_HOST_NO_TLSA;
-	} else if (a->security == STS_DNS_BOGUS) {
-		h->state = STS_DANE_HOST_FAILED;
-		set_reason(r, "address lookup of %s: %s", h->name, a->reason);
 	} else {
 		/* An unreachable host is Postfix's business, not DANE's. */
 		h->state = STS_DANE_HOST_NO_TLSA;

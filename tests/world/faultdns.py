@@ -3,10 +3,12 @@
 
 Produces the DNS faults that a real authoritative server will not:
 
-  --port P       UDP+TCP: names under servfail.example get rcode SERVFAIL,
+  --port P       UDP+TCP: names under servfail.example and
+                 dane-tlsafail.example get rcode SERVFAIL,
                  names under dnstimeout.example are swallowed (no answer,
                  TCP connection held open), everything else gets REFUSED.
-                 The world's unbound delegates _mta-sts.servfail.example and
+                 The world's unbound delegates _mta-sts.servfail.example,
+                 _25._tcp.mx1.dane-tlsafail.example and
                  "." here (stub-zone).  It does not send dnstimeout.example
                  here: behind unbound a silent server turns into SERVFAIL
                  (see README.md), so unbound drops those queries itself.
@@ -78,7 +80,8 @@ def decide(msg, blackhole):
     name, qend = q
     if in_zone(name, "dnstimeout.example."):
         return None
-    if in_zone(name, "servfail.example."):
+    if in_zone(name, "servfail.example.") or \
+            in_zone(name, "dane-tlsafail.example."):
         return error_reply(msg, qend, RCODE_SERVFAIL)
     return error_reply(msg, qend, RCODE_REFUSED)
 

@@ -27,6 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM
+# DANE cases: a validating libunbound client (WORLD_TA as its only anchor)
+PROBE_ERR=$(cc -std=c17 -O1 -o "$T/daneprobe" "$HERE/daneprobe.c" -lunbound 2>&1) ||
+    PROBE_ERR="cannot build daneprobe (cc, libunbound-dev): $PROBE_ERR"
 "$HERE/world.sh" start "$W" >/dev/null
 # shellcheck disable=SC1091
 . "$W/env"
@@ -393,6 +396,122 @@ c_tls12() {
     OK="TLS 1.2 ok; TLS 1.1 gets alert protocol_version (nginx, faulthttp)"
 }
 
+# ------------------------------------------------------------------- DANE
+# sec NAME TYPE: what a validating libunbound client forwarding to the world
+# with WORLD_TA sees: "secure|insecure|bogus|error rcode=R data=N [why=...]"
+sec() { "$T/daneprobe" "$WORLD_DNS" "$WORLD_TA" "$1" "$2" 2>&1; }
+# expect_sec NAME TYPE WANT: the probe line starts with WANT
+expect_sec() {
+    local got
+    [ -x "$T/daneprobe" ] || fail "$PROBE_ERR" || return 1
+    got=$(sec "$1" "$2")
+    case $got in
+        "$3"*) ;;
+        *) fail "$1 $2: got [$got], want [$3]" ;;
+    esac
+}
+spki() { # CERT-NAME in WORLD_CERTS: SHA-256 of its SubjectPublicKeyInfo
+    openssl x509 -in "$WORLD_CERTS/$1.crt" -noout -pubkey |
+        openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1
+}
+# expect_tlsa NAME CERT-NAME: the one TLSA record is 3 1 1 <spki of CERT>
+expect_tlsa() {
+    local got
+    got=$(answers "$1" TLSA)
+    [ "$got" = "TLSA 3 1 1 $(spki "$2")" ] || fail "$1 TLSA [$got] is not 3 1 1 spki($2)"
+}
+# secure MX, mx1 address, MTA-STS TXT and policy host (enforce, mx1.<d>)
+dane_base() { # D MX-STATUS
+    expect_sec "$1" MX "$2 rcode=NOERROR data=1" || return 1
+    expect_sec "mx1.$1" A "$2 rcode=NOERROR data=1" || return 1
+    [ "$(answers "$1" MX)" = "MX 10 mx1.$1." ] || fail "$1 MX" || return 1
+    ordinary "$1" enforce "mx1.$1" 86400 || return 1
+    if ! [ -s "$WORLD_CERTS/mx1.$1.crt" ] || ! [ -s "$WORLD_CERTS/mx1.$1.key" ]; then
+        fail "no $WORLD_CERTS/mx1.$1.crt|key"
+    fi
+}
+
+c_dnssec() {
+    local n
+    expect_sec example. DNSKEY "secure rcode=NOERROR data=1" || return 1
+    expect_sec _mta-sts.lf.example TXT "secure rcode=NOERROR data=1" || return 1
+    expect_sec _mta-sts.notxt.example TXT "secure rcode=NXDOMAIN" || return 1
+    expect_sec _mta-sts.nodata.example TXT "secure rcode=NOERROR data=0" || return 1
+    # without the anchor the same answer is insecure, not bogus
+    case $("$T/daneprobe" "$WORLD_DNS" - _mta-sts.lf.example TXT) in
+        "insecure rcode=NOERROR data=1"*) ;;
+        *) fail "no trust anchor: not insecure" || return 1 ;;
+    esac
+    # RRSIGs only for DO queries: non-validating clients see what they saw
+    n=$(drill -D -p "$WORLD_DNS_PORT" @127.0.0.1 lf.example MX | grep -c 'RRSIG') || true
+    [ "$n" -ge 1 ] || fail "no RRSIG with DO" || return 1
+    n=$(drill -p "$WORLD_DNS_PORT" @127.0.0.1 lf.example MX | grep -c 'RRSIG') || true
+    [ "$n" = 0 ] || fail "RRSIG without DO" || return 1
+    OK="secure with WORLD_TA (answer, NXDOMAIN, NODATA); RRSIG only with DO"
+}
+c_dane_ok() {
+    dane_base dane-ok.example secure || return 1
+    expect_sec _25._tcp.mx1.dane-ok.example TLSA "secure rcode=NOERROR data=1" || return 1
+    expect_tlsa _25._tcp.mx1.dane-ok.example mx1.dane-ok.example || return 1
+    OK="MX, A, TLSA secure; TLSA 3 1 1 = mx1 cert; MTA-STS enforce too"
+}
+c_dane_mismatch() {
+    dane_base dane-mismatch.example secure || return 1
+    expect_sec _25._tcp.mx1.dane-mismatch.example TLSA "secure rcode=NOERROR data=1" || return 1
+    expect_tlsa _25._tcp.mx1.dane-mismatch.example mx1.dane-mismatch.example-tlsa || return 1
+    [ "$(spki mx1.dane-mismatch.example)" != "$(spki mx1.dane-mismatch.example-tlsa)" ] ||
+        fail "same key" || return 1
+    OK="TLSA secure, names mx1.dane-mismatch.example-tlsa's key, not mx1's"
+}
+c_dane_notlsa() {
+    dane_base dane-notlsa.example secure || return 1
+    expect_sec _25._tcp.mx1.dane-notlsa.example TLSA "secure rcode=NXDOMAIN data=0" || return 1
+    OK="MX secure; TLSA secure NXDOMAIN; MTA-STS enforce"
+}
+c_dane_unsigned() {
+    dane_base dane-unsigned.example insecure || return 1
+    expect_sec dane-unsigned.example DS "secure rcode=NOERROR data=0" || return 1
+    expect_sec _25._tcp.mx1.dane-unsigned.example TLSA "insecure rcode=NOERROR data=1" || return 1
+    expect_tlsa _25._tcp.mx1.dane-unsigned.example mx1.dane-unsigned.example || return 1
+    OK="no DS (secure NODATA): MX, TLSA insecure; MTA-STS enforce"
+}
+c_dane_bogus() {
+    expect_sec dane-bogus.example DS "secure rcode=NOERROR data=1" || return 1
+    expect_sec dane-bogus.example MX "bogus" || return 1
+    expect_sec mx1.dane-bogus.example A "bogus" || return 1
+    expect_sec _25._tcp.mx1.dane-bogus.example TLSA "bogus" || return 1
+    expect_tlsa _25._tcp.mx1.dane-bogus.example mx1.dane-bogus.example || return 1
+    OK="DS secure, names another key: MX, A, TLSA bogus"
+}
+c_dane_expired() {
+    expect_sec dane-expired.example DS "secure rcode=NOERROR data=1" || return 1
+    expect_sec dane-expired.example MX "bogus" || return 1
+    expect_sec _25._tcp.mx1.dane-expired.example TLSA "bogus" || return 1
+    sec dane-expired.example MX | grep -q "signature expired" ||
+        fail "why: $(sec dane-expired.example MX)" || return 1
+    OK="DS secure, RRSIGs expired 2020-02-01: MX, TLSA bogus"
+}
+c_dane_tlsafail() {
+    local t0=$SECONDS
+    dane_base dane-tlsafail.example secure || return 1
+    expect_sec _25._tcp.mx1.dane-tlsafail.example DS "secure rcode=NOERROR data=1" || return 1
+    expect_sec _25._tcp.mx1.dane-tlsafail.example TLSA "error rcode=SERVFAIL data=0" || return 1
+    [ $((SECONDS - t0)) -le 3 ] || fail "took $((SECONDS - t0)) s" || return 1
+    OK="MX secure; TLSA SERVFAIL (signed delegation, DS secure); MTA-STS enforce"
+}
+c_dane_implicit() {
+    expect_sec dane-implicit.example MX "secure rcode=NOERROR data=0" || return 1
+    expect_sec dane-implicit.example A "secure rcode=NOERROR data=1" || return 1
+    expect_sec _25._tcp.dane-implicit.example TLSA "secure rcode=NOERROR data=1" || return 1
+    expect_tlsa _25._tcp.dane-implicit.example dane-implicit.example || return 1
+    OK="no MX (secure NODATA), A secure, TLSA secure = its cert"
+}
+c_dane_nullmx() {
+    expect_sec dane-nullmx.example MX "secure rcode=NOERROR data=1" || return 1
+    [ "$(answers dane-nullmx.example MX)" = "MX 0 ." ] || fail "MX [$(answers dane-nullmx.example MX)]" || return 1
+    OK="MX 0 . secure"
+}
+
 run lf.example            c_lf
 run crlf.example          c_crlf
 run wildcard.example      c_wildcard
@@ -426,6 +545,16 @@ run "DNS on ::1"          c_dns_v6
 run "outside example."    c_outside
 run "no SNI"              c_nosni
 run "TLS versions"        c_tls12
+run "DNSSEC example."      c_dnssec
+run dane-ok.example        c_dane_ok
+run dane-mismatch.example  c_dane_mismatch
+run dane-notlsa.example    c_dane_notlsa
+run dane-unsigned.example  c_dane_unsigned
+run dane-bogus.example     c_dane_bogus
+run dane-expired.example   c_dane_expired
+run dane-tlsafail.example  c_dane_tlsafail
+run dane-implicit.example  c_dane_implicit
+run dane-nullmx.example    c_dane_nullmx
 run dnstimeout.example    c_dnstimeout
 run "DNS black hole"      c_blackhole
 

@@ -7,7 +7,8 @@
 #                        until they answer, write DIR/env
 #   world.sh stop DIR    stop what start started (idempotent)
 #   world.sh reload DIR  re-read DIR/zones/example.zone and nginx.conf after
-#                        a test edited them (SIGHUP; unbound's cache is lost)
+#                        a test edited them (the zones are signed again, then
+#                        SIGHUP; unbound's cache is lost)
 #
 # See README.md beside this file for the test domains and expected outcomes.
 # Nothing here sends a packet outside 127.0.0.0/8 and ::1.
@@ -320,7 +321,8 @@ server:
 
 auth-zone:
     name: "example."
-    zonefile: "$W/zones/example.zone"
+    # signed copy of example.zone, made by sign_zones (DANE section)
+    zonefile: "$W/zones/example.zone.signed"
     for-downstream: no
     for-upstream: yes
     fallback-enabled: no
@@ -336,6 +338,7 @@ stub-zone:
     name: "."
     stub-addr: 127.0.0.1@$FAULTDNS_PORT
 EOF
+    dane_unbound_conf >>"$W/conf/unbound.conf"
 }
 
 # One nginx server block per policy host, chosen by SNI.
@@ -400,8 +403,158 @@ EOF
         vhost mta-sts.wrongname.example mta-sts.wrongname.example
         vhost mta-sts.expired.example mta-sts.expired.example
         vhost mta-sts.unknownca.example mta-sts.unknownca.example
+        dane_vhosts
         echo "}"
     } >"$W/conf/nginx.conf"
+}
+
+# --------------------------------------------------------------------------
+# DANE (RFC 7672, RFC 6698).  The zone example. is DNSSEC-signed at start
+# (NSEC; one ECDSA P-256 key per zone, flags 257, signing everything) and
+# DIR/dnssec/example.ds (WORLD_TA) is the trust anchor a validating client
+# loads.  The world's unbound does not validate; it passes RRSIG, NSEC and DS
+# on to clients that set DO.  Child zones (dane-unsigned, dane-bogus,
+# dane-expired) are auth-zones of their own: the iterator answers from the
+# most specific zone, and DS queries from the parent.  The TLSA name of
+# dane-tlsafail is a signed delegation (DS) to faultdns.py (SERVFAIL).
+# Domains with an MTA-STS policy as well (TXT, policy host, mx1 certificate):
+DANE_MTASTS="dane-ok dane-mismatch dane-notlsa dane-unsigned dane-bogus
+dane-expired dane-tlsafail"
+
+# dnssec_key ZONE NAME: a new key for ZONE as DIR/dnssec/NAME.{key,private}
+dnssec_key() {
+    local base e
+    base=$(cd "$W/dnssec" && ldns-keygen -a ECDSAP256SHA256 -k "$1") ||
+        die "ldns-keygen failed for $1"
+    for e in key private; do mv "$W/dnssec/$base.$e" "$W/dnssec/$2.$e"; done
+    rm -f "$W/dnssec/$base.ds"
+}
+ds_of() { # NAME: the SHA-256 DS record of DIR/dnssec/NAME.key, TTL $TTL
+    ldns-key2ds -n -2 "$W/dnssec/$1.key" |
+        awk -v ttl="$TTL" '{ $2 = ttl; print }'
+}
+# spki_sha256 CERTNAME: hex SHA-256 of the DER SubjectPublicKeyInfo of
+# $W/certs/CERTNAME.crt, taken from its key (one openssl run, not two)
+spki_sha256() {
+    openssl pkey -in "$W/certs/$1.key" -pubout -outform DER |
+        sha256sum | cut -d' ' -f1
+}
+# dane_records D [TLSA-HASH]: MX, mx1 A, the MTA-STS TXT and policy host,
+# and a TLSA 3 1 1 at _25._tcp.mx1.D if a hash is given (absolute names)
+dane_records() {
+    echo "$1.example. IN MX 10 mx1.$1.example."
+    echo "mx1.$1.example. IN A 127.0.0.1"
+    echo "_mta-sts.$1.example. IN TXT \"v=STSv1; id=${1//[^a-z0-9]/}2026\""
+    echo "mta-sts.$1.example. IN A 127.0.0.1"
+    [ -z "${2:-}" ] || echo "_25._tcp.mx1.$1.example. IN TLSA 3 1 1 $2"
+}
+child_zone() { # D [TLSA-HASH]: DIR/zones/D.example.zone
+    {
+        echo "\$ORIGIN $1.example."
+        echo "\$TTL $TTL"
+        echo "@ IN SOA ns.example. hostmaster.example. 1 3600 600 86400 $TTL"
+        echo "@ IN NS ns.example."
+        dane_records "$@"
+    } >"$W/zones/$1.example.zone"
+}
+
+write_dane() {
+    local d
+    mkdir -p "$W/dnssec"
+    # certificates an SMTP test server presents as mx1.<d>, policy hosts
+    for d in $DANE_MTASTS; do
+        issue "$W/ca" "mx1.$d.example" "mx1.$d.example"
+        issue "$W/ca" "mta-sts.$d.example" "mta-sts.$d.example"
+        policy "mta-sts.$d.example" enforce "mx1.$d.example" 86400
+    done
+    issue "$W/ca" dane-implicit.example dane-implicit.example
+    # the key dane-mismatch's TLSA names: not the one mx1 presents
+    issue "$W/ca" mx1.dane-mismatch.example-tlsa mx1.dane-mismatch.example
+    dnssec_key example. example
+    ds_of example >"$W/dnssec/example.ds"
+    dnssec_key dane-bogus.example. dane-bogus-ds # the DS names this one,
+    dnssec_key dane-bogus.example. dane-bogus    # the zone is signed with this
+    dnssec_key dane-expired.example. dane-expired
+    dnssec_key _25._tcp.mx1.dane-tlsafail.example. dane-tlsafail
+    child_zone dane-unsigned "$(spki_sha256 mx1.dane-unsigned.example)"
+    child_zone dane-bogus "$(spki_sha256 mx1.dane-bogus.example)"
+    child_zone dane-expired "$(spki_sha256 mx1.dane-expired.example)"
+    {
+        echo
+        echo "; DANE (RFC 7672) test domains, see README.md"
+        dane_records dane-ok "$(spki_sha256 mx1.dane-ok.example)"
+        dane_records dane-mismatch \
+            "$(spki_sha256 mx1.dane-mismatch.example-tlsa)"
+        dane_records dane-notlsa
+        dane_records dane-tlsafail
+        echo "; child zones: without DS (insecure), DS of another key, expired"
+        echo "dane-unsigned.example. IN NS ns.example."
+        echo "dane-bogus.example. IN NS ns.example."
+        ds_of dane-bogus-ds
+        echo "dane-expired.example. IN NS ns.example."
+        ds_of dane-expired
+        echo "; TLSA lookup SERVFAILs: signed delegation to faultdns.py"
+        echo "_25._tcp.mx1.dane-tlsafail.example. IN NS ns.example."
+        ds_of dane-tlsafail
+        echo "; no MX: implicit MX is the domain itself (RFC 5321 5.1)"
+        echo "dane-implicit.example. IN A 127.0.0.1"
+        echo "_25._tcp.dane-implicit.example. IN TLSA 3 1 1" \
+            "$(spki_sha256 dane-implicit.example)"
+        echo "; null MX (RFC 7505)"
+        echo "dane-nullmx.example. IN MX 0 ."
+    } >>"$W/zones/example.zone"
+}
+
+# sign ZONEFILE ORIGIN KEYNAME [ldns-signzone options]: ZONEFILE.signed
+sign() {
+    local f=$1 o=$2 k=$3
+    shift 3
+    ldns-signzone "$@" -o "$o" -f "$f.signed.tmp" "$f" "$W/dnssec/$k" ||
+        die "ldns-signzone failed for $f"
+    mv "$f.signed.tmp" "$f.signed"
+}
+sign_zones() { # at start and at every reload (WORLD_ZONE may have changed)
+    local z=$W/zones inc exp
+    inc=$(date -u -d '-1 day' +%Y%m%d%H%M%S)
+    exp=$(date -u -d '+1 year' +%Y%m%d%H%M%S)
+    sign "$z/example.zone" example. example -i "$inc" -e "$exp"
+    sign "$z/dane-bogus.example.zone" dane-bogus.example. dane-bogus \
+        -i "$inc" -e "$exp"
+    sign "$z/dane-expired.example.zone" dane-expired.example. dane-expired \
+        -i 20200101000000 -e 20200201000000
+}
+
+dane_unbound_conf() {
+    local z f
+    for z in dane-unsigned dane-bogus dane-expired; do
+        f=$W/zones/$z.example.zone
+        [ "$z" = dane-unsigned ] || f=$f.signed
+        cat <<EOF
+
+# DANE child zone of example. (the parent holds its NS and DS, if any)
+auth-zone:
+    name: "$z.example."
+    zonefile: "$f"
+    for-downstream: no
+    for-upstream: yes
+    fallback-enabled: no
+EOF
+    done
+    cat <<EOF
+
+# DANE: the TLSA lookup of mx1.dane-tlsafail.example gets SERVFAIL; the
+# parent holds NS and DS, so the failure is not an insecure answer.
+stub-zone:
+    name: "_25._tcp.mx1.dane-tlsafail.example."
+    stub-addr: 127.0.0.1@$FAULTDNS_PORT
+EOF
+}
+
+dane_vhosts() {
+    local d
+    for d in $DANE_MTASTS; do
+        vhost "mta-sts.$d.example" "mta-sts.$d.example"
+    done
 }
 
 # --------------------------------------------------------------------------
@@ -457,6 +610,8 @@ start() {
     need openssl openssl
     need python3 python3
     need drill ldnsutils
+    need ldns-signzone ldnsutils
+    need sha256sum coreutils
     need seq coreutils
     need grep grep
     case $W in
@@ -476,6 +631,8 @@ start() {
     write_zone
     write_policies
     write_certs
+    write_dane
+    sign_zones
     write_unbound_conf
     write_nginx_conf
     unbound-checkconf "$W/conf/unbound.conf" >/dev/null ||
@@ -519,6 +676,9 @@ WORLD_UNKNOWN_CA=$W/unknown-ca/ca.crt
 WORLD_FAULT_ADDR=$FAULT_ADDR
 WORLD_REFUSED_ADDR=$REFUSED_ADDR
 WORLD_ZONE=$W/zones/example.zone
+WORLD_TA=$W/dnssec/example.ds
+WORLD_TA_DNSKEY=$W/dnssec/example.key
+WORLD_CERTS=$W/certs
 WORLD_WWW=$W/www
 WORLD_TTL=$TTL
 WORLD_UNBOUND_PID=$(cat "$W/run/unbound.pid")
@@ -562,6 +722,7 @@ stop_world() {
 
 reload() {
     [ -f "$W/run/unbound.pid" ] || die "no world running in $W"
+    sign_zones
     kill -HUP "$(cat "$W/run/unbound.pid")" "$(cat "$W/run/nginx.pid")"
     # shellcheck disable=SC1091
     . "$W/env"
