@@ -21,9 +21,12 @@
  *
  * Invariant: every query in dns->queries has its callback still to run;
  * a query leaves the list just before its callback runs or when it is
- * cancelled.  sts_dns_free cancels the list before ub_ctx_delete, which
- * otherwise would call back our cancelled-or-not sub-queries.
+ * cancelled.  sts_dns_free cancels the whole list before ub_ctx_delete:
+ * libunbound calls back every sub-query it still holds when it is
+ * deleted (SERVFAIL, no packet) unless that sub-query was cancelled.
  */
+#include "mtasts/dns.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -37,7 +40,6 @@
 #include <unbound.h>
 #include <unistd.h>
 
-#include "mtasts/dns.h"
 #include "mtasts/err.h"
 #include "mtasts/limits.h"
 
@@ -110,7 +112,7 @@ ms_since(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (long long)(now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000;
+	     (now.tv_nsec - t0->tv_nsec) / 1000000;
 	return ms < 0 ? 0 : (unsigned)ms;
 }
 
@@ -164,8 +166,8 @@ set_rcode_failure(struct sub *s, int rcode)
 	if (nm != NULL)
 		snprintf(s->reason, sizeof(s->reason), "%s from resolver", nm);
 	else
-		snprintf(s->reason, sizeof(s->reason),
-		    "rcode %d from resolver", rcode);
+		snprintf(s->reason, sizeof(s->reason), "rcode %d from resolver",
+		    rcode);
 }
 
 static uint32_t
@@ -201,8 +203,7 @@ negative_ttl(const ldns_pkt *pkt)
  * *bad set when a record has an unexpected shape.
  */
 static size_t
-records_size(const struct sub *s, ldns_rr_list *ans, size_t *ret_n,
-    bool *bad)
+records_size(const struct sub *s, ldns_rr_list *ans, size_t *ret_n, bool *bad)
 {
 	size_t i, j, n = 0, bytes = 0;
 
@@ -310,7 +311,8 @@ fill_mx(ldns_rr *rr, struct sts_dns_mx *rec, char **pp, size_t room)
 	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
-		p[i] = (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : (char)c;
+		p[i] =
+		    (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : (char)c;
 	}
 	p[len] = '\0';
 	free(text);
@@ -335,8 +337,8 @@ fill_addr(ldns_rr *rr, struct sts_dns_addr *rec)
 		if (ldns_rdf_size(f) != 16)
 			return false;
 	}
-	if (inet_ntop(family, ldns_rdf_data(f), rec->addr,
-		sizeof(rec->addr)) == NULL)
+	if (inet_ntop(family, ldns_rdf_data(f), rec->addr, sizeof(rec->addr)) ==
+	    NULL)
 		return false;
 	rec->family = family;
 	return true;
@@ -403,14 +405,16 @@ extract_records(struct sub *s, ldns_rr_list *ans)
 			continue;
 		switch (s->rrtype) {
 		case LDNS_RR_TYPE_TXT:
-			ok = fill_txt(rr, (struct sts_txt_record *)block + k, &p);
+			ok = fill_txt(
+			    rr, (struct sts_txt_record *)block + k, &p);
 			break;
 		case LDNS_RR_TYPE_MX:
 			ok = fill_mx(rr, (struct sts_dns_mx *)block + k, &p,
 			    (size_t)(end - p));
 			break;
 		case LDNS_RR_TYPE_TLSA:
-			ok = fill_tlsa(rr, (struct sts_dns_tlsa *)block + k, &p);
+			ok =
+			    fill_tlsa(rr, (struct sts_dns_tlsa *)block + k, &p);
 			break;
 		default:
 			ok = fill_addr(rr, (struct sts_dns_addr *)block + k);
@@ -451,8 +455,8 @@ absorb_answer(struct sub *s, int rcode, const void *packet, int len, int sec,
 	    ldns_wire2pkt(&pkt, packet, (size_t)len) != LDNS_STATUS_OK) {
 		s->status = STS_ETEMP;
 		s->rcode = LDNS_RCODE_SERVFAIL;
-		snprintf(s->reason, sizeof(s->reason),
-		    "malformed answer packet");
+		snprintf(
+		    s->reason, sizeof(s->reason), "malformed answer packet");
 		return;
 	}
 	s->rcode = (int)ldns_pkt_get_rcode(pkt);
@@ -485,8 +489,8 @@ absorb_answer(struct sub *s, int rcode, const void *packet, int len, int sec,
 		s->status = STS_OK;
 		s->ttl = UINT32_MAX;
 		for (i = 0; i < ldns_rr_list_rr_count(ans); i++)
-			s->ttl = min_u32(s->ttl,
-			    ldns_rr_ttl(ldns_rr_list_rr(ans, i)));
+			s->ttl = min_u32(
+			    s->ttl, ldns_rr_ttl(ldns_rr_list_rr(ans, i)));
 		snprintf(s->reason, sizeof(s->reason), "%zu %s record%s", s->n,
 		    type_name(s->rrtype), s->n == 1 ? "" : "s");
 		break;
@@ -568,7 +572,7 @@ merge_addr(struct sts_dns_query *q, struct sts_dns_answer *a,
 	if (s6->security == STS_DNS_BOGUS || s4->security == STS_DNS_BOGUS)
 		a->security = STS_DNS_BOGUS;
 	else if (s6->security == STS_DNS_SECURE &&
-	    s4->security == STS_DNS_SECURE)
+		 s4->security == STS_DNS_SECURE)
 		a->security = STS_DNS_SECURE;
 	else
 		a->security = STS_DNS_INSECURE;
@@ -599,15 +603,15 @@ merge_addr(struct sts_dns_query *q, struct sts_dns_answer *a,
 	if (s6->status == STS_ENOTFOUND && s4->status == STS_ENOTFOUND) {
 		a->status = STS_ENOTFOUND;
 		a->nxdomain = s6->nxdomain || s4->nxdomain;
-		a->rcode = a->nxdomain ? LDNS_RCODE_NXDOMAIN
-				       : LDNS_RCODE_NOERROR;
+		a->rcode =
+		    a->nxdomain ? LDNS_RCODE_NXDOMAIN : LDNS_RCODE_NOERROR;
 		a->ttl = min_u32(s6->ttl, s4->ttl);
 		return STS_OK;
 	}
 	/* one failed and the other has no addresses */
 	a->status = s6->status == STS_ENOMEM || s4->status == STS_ENOMEM
-	    ? STS_ENOMEM
-	    : STS_ETEMP;
+			? STS_ENOMEM
+			: STS_ETEMP;
 	a->rcode = s6->status != STS_ENOTFOUND ? s6->rcode : s4->rcode;
 	return STS_OK;
 }
@@ -784,9 +788,9 @@ query_start(struct sts_dns *dns, enum sts_dns_type type, const char *name,
 			/* this sub never started; stop the ones that did */
 			q->sub[i].pending = false;
 			query_cancel_subs(q, dns->ub);
-			err = r == UB_NOMEM ? STS_ENOMEM
-			    : r == UB_SYNTAX ? STS_EINVAL
-					     : STS_EINTERNAL;
+			err = r == UB_NOMEM    ? STS_ENOMEM
+			      : r == UB_SYNTAX ? STS_EINVAL
+					       : STS_EINTERNAL;
 			goto fail;
 		}
 	}
@@ -910,8 +914,8 @@ set_option(struct ub_ctx *ub, const char *opt, const char *val,
 }
 
 static int
-diag_fail(struct sts_diag *reterr_diag, int err, const char *what,
-    const char *arg)
+diag_fail(
+    struct sts_diag *reterr_diag, int err, const char *what, const char *arg)
 {
 	char q[STS_DIAG_MAX / 2];
 
@@ -967,8 +971,8 @@ sts_dns_new(struct event_base *base, const struct sts_dns_config *cfg,
 	if (dns == NULL)
 		return STS_ENOMEM;
 	dns->base = base;
-	dns->timeout_ms = cfg->timeout_ms != 0 ? cfg->timeout_ms
-					       : STS_DNS_TIMEOUT_MS;
+	dns->timeout_ms =
+	    cfg->timeout_ms != 0 ? cfg->timeout_ms : STS_DNS_TIMEOUT_MS;
 	dns->ub = ub_ctx_create_event(base);
 	if (dns->ub == NULL) {
 		err = STS_ENOMEM;
@@ -979,8 +983,8 @@ sts_dns_new(struct event_base *base, const struct sts_dns_config *cfg,
 	(void)ub_ctx_debuglevel(dns->ub, 0);
 
 	snprintf(range, sizeof(range), "%d", STS_DNS_OUTGOING_RANGE);
-	if ((err = set_option(dns->ub, "outgoing-range:", range,
-		 reterr_diag)) != STS_OK)
+	if ((err = set_option(
+		 dns->ub, "outgoing-range:", range, reterr_diag)) != STS_OK)
 		goto fail;
 	if (cfg->dnssec) {
 		/* keep why_bogus texts (val-log-level 2) but do not log */
@@ -993,8 +997,8 @@ sts_dns_new(struct event_base *base, const struct sts_dns_config *cfg,
 		if (cfg->trust_anchor_file != NULL)
 			r = ub_ctx_add_ta_file(dns->ub, cfg->trust_anchor_file);
 		if (r == 0 && cfg->auto_trust_anchor_file != NULL)
-			r = ub_ctx_add_ta_autr(dns->ub,
-			    cfg->auto_trust_anchor_file);
+			r = ub_ctx_add_ta_autr(
+			    dns->ub, cfg->auto_trust_anchor_file);
 		if (r == 0 && ta != NULL)
 			r = ub_ctx_add_ta_file(dns->ub, ta);
 		if (r != 0) {
@@ -1002,7 +1006,8 @@ sts_dns_new(struct event_base *base, const struct sts_dns_config *cfg,
 			goto fail;
 		}
 		dns->validating = cfg->trust_anchor_file != NULL ||
-		    cfg->auto_trust_anchor_file != NULL || ta != NULL;
+				  cfg->auto_trust_anchor_file != NULL ||
+				  ta != NULL;
 	} else {
 		if ((err = set_option(dns->ub, "module-config:", "iterator",
 			 reterr_diag)) != STS_OK)
@@ -1044,7 +1049,8 @@ sts_dns_new(struct event_base *base, const struct sts_dns_config *cfg,
 		    cfg->trust_anchor_file != NULL ? cfg->trust_anchor_file
 		    : cfg->auto_trust_anchor_file != NULL
 			? cfg->auto_trust_anchor_file
-			: ta != NULL ? ta : "(none)");
+		    : ta != NULL ? ta
+				 : "(none)");
 		goto fail;
 	}
 	*ret_dns = dns;

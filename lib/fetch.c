@@ -27,6 +27,8 @@
  * inside libcurl and never inside sts_fetch_policy(), so it may cancel
  * requests or free the context.
  */
+#include "mtasts/fetch.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -43,17 +45,17 @@
 #include <unistd.h>
 
 #include "mtasts/err.h"
-#include "mtasts/fetch.h"
 #include "mtasts/limits.h"
 
-#define POLICY_PORT     443
-#define POLICY_PREFIX   "mta-sts."
-#define POLICY_PATH     "/.well-known/mta-sts.txt"
-#define CA_CACHE_S      86400L
-#define BODY_FIRST_CAP  4096
-#define SAN_TEXT_MAX    160
-#define RFC_33          "(RFC 8461 §3.3)"
-#define RFC_32          "(RFC 8461 §3.2)"
+#define POLICY_PORT    443
+#define POLICY_PREFIX  "mta-sts."
+#define POLICY_PATH    "/.well-known/mta-sts.txt"
+#define CA_CACHE_S     86400L
+#define BODY_FIRST_CAP 4096
+#define SAN_TEXT_MAX   160 /* > SAN_NAME_SHOWN: one name always fits */
+#define SAN_NAME_SHOWN 100
+#define RFC_33         "(RFC 8461 §3.3)"
+#define RFC_32         "(RFC 8461 §3.2)"
 
 struct sock {
 	struct sts_fetch *fetch;
@@ -89,10 +91,10 @@ struct sts_fetch {
 
 enum stop {
 	STOP_NONE,
-	STOP_DISCARD,  /* a redirect: let it finish for CURLINFO_REDIRECT_URL */
-	STOP_STATUS,   /* not 200: the body is not wanted */
-	STOP_TYPE,     /* 200 but not text/plain */
-	STOP_TOO_BIG,  /* over STS_POLICY_MAX_BYTES */
+	STOP_DISCARD, /* a redirect: let it finish for CURLINFO_REDIRECT_URL */
+	STOP_STATUS,  /* not 200: the body is not wanted */
+	STOP_TYPE,    /* 200 but not text/plain */
+	STOP_TOO_BIG, /* over STS_POLICY_MAX_BYTES */
 	STOP_NOMEM,
 };
 
@@ -113,7 +115,8 @@ struct sts_fetch_req {
 	int x509_err;
 	int x509_depth;
 	bool sans_seen;
-	unsigned n_sans;
+	unsigned n_sans;  /* DNS names in the leaf */
+	unsigned n_shown; /* of which in sans[] */
 	char sans[SAN_TEXT_MAX];
 	char target[STS_FETCH_REASON_MAX / 2]; /* where we will connect */
 	char tls_version[STS_FETCH_TLS_VERSION_MAX];
@@ -201,8 +204,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	(void)curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0,
-	    &running);
+	(void)curl_multi_socket_action(
+	    f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(f);
 }
 
@@ -223,8 +226,8 @@ sock_free(struct sock *sk)
 
 /* CURLMOPT_SOCKETFUNCTION: watch fd as libcurl asks. */
 static int
-on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
-    void *socketp)
+on_curl_socket(
+    CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
 	struct sts_fetch *f = userp;
 	struct sock *sk = socketp;
@@ -364,6 +367,7 @@ take_sans(struct sts_fetch_req *req, X509 *cert)
 {
 	GENERAL_NAMES *gens;
 	size_t used = 0;
+	bool full = false;
 	int i, n;
 
 	req->sans_seen = true;
@@ -373,13 +377,13 @@ take_sans(struct sts_fetch_req *req, X509 *cert)
 	n = sk_GENERAL_NAME_num(gens);
 	for (i = 0; i < n; i++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		char name[STS_DOMAIN_MAX + 1];
+		char name[SAN_NAME_SHOWN + 1]; /* longer ones end in "..." */
 		int len;
 
 		if (g->type != GEN_DNS)
 			continue;
 		req->n_sans++;
-		if (req->n_sans > STS_FETCH_SAN_SHOWN)
+		if (req->n_sans > STS_FETCH_SAN_SHOWN || full)
 			continue;
 		len = ASN1_STRING_length(g->d.dNSName);
 		copy_printable(name, sizeof(name),
@@ -387,9 +391,13 @@ take_sans(struct sts_fetch_req *req, X509 *cert)
 		    len < 0 ? 0 : (size_t)len);
 		len = snprintf(req->sans + used, sizeof(req->sans) - used,
 		    "%s%s", used > 0 ? ", " : "", name);
-		if (len < 0 || (size_t)len >= sizeof(req->sans) - used)
-			break;
+		if (len < 0 || (size_t)len >= sizeof(req->sans) - used) {
+			req->sans[used] = '\0'; /* drop the cut name */
+			full = true;
+			continue;
+		}
 		used += (size_t)len;
+		req->n_shown++;
 	}
 	GENERAL_NAMES_free(gens);
 }
@@ -398,8 +406,8 @@ take_sans(struct sts_fetch_req *req, X509 *cert)
 static int
 on_verify(int ok, X509_STORE_CTX *sctx)
 {
-	SSL *ssl = X509_STORE_CTX_get_ex_data(sctx,
-	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+	    sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct sts_fetch_req *req = req_of_ssl(ssl);
 	int depth = X509_STORE_CTX_get_error_depth(sctx);
 
@@ -446,9 +454,9 @@ on_ssl_ctx(CURL *easy, void *sslctx, void *parm)
 	(void)easy;
 	if (X509_VERIFY_PARAM_set1_host(vp, req->host, 0) != 1)
 		return CURLE_OUT_OF_MEMORY;
-	X509_VERIFY_PARAM_set_hostflags(vp,
-	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-		X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	X509_VERIFY_PARAM_set_hostflags(
+	    vp, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	SSL_CTX_set_app_data(ctx, req);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, on_verify);
 	SSL_CTX_set_info_callback(ctx, on_ssl_info);
@@ -458,9 +466,8 @@ on_ssl_ctx(CURL *easy, void *sslctx, void *parm)
 
 /* ---- classification ----------------------------------------------- */
 
-static void
-set_reason(struct sts_fetch_result *r, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void set_reason(struct sts_fetch_result *r, int status, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 static void
 set_reason(struct sts_fetch_result *r, int status, const char *fmt, ...)
@@ -488,7 +495,7 @@ classify_x509(struct sts_fetch_req *req, struct sts_fetch_result *r)
 			set_reason(r, STS_ETLS,
 			    "certificate is for %s%s, not valid for %s",
 			    req->sans,
-			    req->n_sans > STS_FETCH_SAN_SHOWN ? ", ..." : "",
+			    req->n_sans > req->n_shown ? ", ..." : "",
 			    req->host);
 		break;
 	case X509_V_ERR_CERT_HAS_EXPIRED:
@@ -546,8 +553,8 @@ classify_status(struct sts_fetch_req *req, struct sts_fetch_result *r)
 }
 
 static void
-classify_transport(struct sts_fetch_req *req, CURLcode code,
-    struct sts_fetch_result *r)
+classify_transport(
+    struct sts_fetch_req *req, CURLcode code, struct sts_fetch_result *r)
 {
 	long oserr = 0;
 	char err[CURL_ERROR_SIZE];
@@ -558,8 +565,8 @@ classify_transport(struct sts_fetch_req *req, CURLcode code,
 	(void)curl_easy_getinfo(req->easy, CURLINFO_OS_ERRNO, &oserr);
 	switch (code) {
 	case CURLE_OPERATION_TIMEDOUT:
-		set_reason(r, STS_ETEMP, "timed out after %u ms",
-		    req->timeout_ms);
+		set_reason(
+		    r, STS_ETEMP, "timed out after %u ms", req->timeout_ms);
 		break;
 	case CURLE_COULDNT_CONNECT:
 		if (oserr == ECONNREFUSED)
@@ -571,6 +578,24 @@ classify_transport(struct sts_fetch_req *req, CURLcode code,
 		else
 			set_reason(r, STS_ETEMP, "connection to %s failed: %s",
 			    req->target, err);
+		break;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		/* CURLINFO_OS_ERRNO covers connect() only: keep curl's text */
+		if (r->address[0] != '\0')
+			set_reason(r, STS_ETEMP,
+			    "connection to %s%s%s:%ld broken: %s",
+			    strchr(r->address, ':') ? "[" : "", r->address,
+			    strchr(r->address, ':') ? "]" : "", r->port, err);
+		else
+			set_reason(
+			    r, STS_ETEMP, "%s (curl error %d)", err, (int)code);
+		break;
+	case CURLE_GOT_NOTHING:
+		set_reason(r, STS_ETEMP,
+		    "connection to %s closed without a "
+		    "response",
+		    req->target);
 		break;
 	case CURLE_SSL_CACERT_BADFILE:
 		set_reason(r, STS_EIO, "cannot load the CA file: %s", err);
@@ -597,12 +622,12 @@ finish(struct sts_fetch_req *req, CURLcode code)
 	bool got_head;
 
 	r->url = req->url;
-	(void)curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE,
-	    &r->http_status);
+	(void)curl_easy_getinfo(
+	    req->easy, CURLINFO_RESPONSE_CODE, &r->http_status);
 	(void)curl_easy_getinfo(req->easy, CURLINFO_CONTENT_TYPE, &ct);
 	if (ct != NULL)
-		copy_printable(r->content_type, sizeof(r->content_type), ct,
-		    strlen(ct));
+		copy_printable(
+		    r->content_type, sizeof(r->content_type), ct, strlen(ct));
 	(void)curl_easy_getinfo(req->easy, CURLINFO_PRIMARY_IP, &ip);
 	if (ip != NULL)
 		snprintf(r->address, sizeof(r->address), "%s", ip);
@@ -612,7 +637,7 @@ finish(struct sts_fetch_req *req, CURLcode code)
 	memcpy(r->tls_version, req->tls_version, sizeof(r->tls_version));
 
 	got_head = code == CURLE_OK || code == CURLE_FILESIZE_EXCEEDED ||
-	    (code == CURLE_WRITE_ERROR && req->stop != STOP_NONE);
+		   (code == CURLE_WRITE_ERROR && req->stop != STOP_NONE);
 	if (req->x509_err != 0 || code == CURLE_PEER_FAILED_VERIFICATION)
 		classify_x509(req, r);
 	else if (req->stop == STOP_NOMEM)
@@ -621,7 +646,7 @@ finish(struct sts_fetch_req *req, CURLcode code)
 		if (r->http_status != 200)
 			classify_status(req, r);
 		else if (req->stop == STOP_TOO_BIG ||
-		    code == CURLE_FILESIZE_EXCEEDED)
+			 code == CURLE_FILESIZE_EXCEEDED)
 			set_reason(r, STS_ETOOBIG,
 			    "body exceeds %d bytes " RFC_33,
 			    STS_POLICY_MAX_BYTES);
@@ -792,13 +817,13 @@ describe_target(struct sts_fetch_req *req, const struct connect_to *c,
 	int len;
 
 	if (c != NULL && c->chost[0] != '\0') {
-		snprintf(req->target, sizeof(req->target), "%.100s:%u", c->chost,
-		    port);
+		snprintf(req->target, sizeof(req->target), "%.100s:%u",
+		    c->chost, port);
 		return;
 	}
 	if (n == 0) {
-		snprintf(req->target, sizeof(req->target), "%.100s:%u", req->host,
-		    port);
+		snprintf(req->target, sizeof(req->target), "%.100s:%u",
+		    req->host, port);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -880,13 +905,13 @@ sts_fetch_policy(struct sts_fetch *fetch, const char *policy_domain,
 		return STS_ENOMEM;
 	req->cb = cb;
 	req->arg = arg;
-	snprintf(req->host, sizeof(req->host), POLICY_PREFIX "%s",
-	    policy_domain);
+	snprintf(
+	    req->host, sizeof(req->host), POLICY_PREFIX "%s", policy_domain);
 	for (i = 0; req->host[i] != '\0'; i++)
 		if (req->host[i] >= 'A' && req->host[i] <= 'Z')
 			req->host[i] = (char)(req->host[i] + ('a' - 'A'));
-	snprintf(req->url, sizeof(req->url), "https://%s" POLICY_PATH,
-	    req->host);
+	snprintf(
+	    req->url, sizeof(req->url), "https://%s" POLICY_PATH, req->host);
 	req->timeout_ms = fetch->timeout_ms;
 	cto = find_connect_to(fetch, req->host);
 	port = cto != NULL && cto->cport != 0 ? cto->cport : POLICY_PORT;
@@ -901,8 +926,8 @@ sts_fetch_policy(struct sts_fetch *fetch, const char *policy_domain,
 		 * When connect_to keeps the host name but changes the port,
 		 * libcurl looks up host:newport: pin that too.
 		 */
-		req->resolve = add_resolve(NULL, req->host, POLICY_PORT, addrs,
-		    n_addrs, &fail);
+		req->resolve = add_resolve(
+		    NULL, req->host, POLICY_PORT, addrs, n_addrs, &fail);
 		if (port != POLICY_PORT && !fail &&
 		    (cto == NULL || cto->chost[0] == '\0'))
 			req->resolve = add_resolve(req->resolve, req->host,
@@ -968,13 +993,14 @@ sts_fetch_proxied(const struct sts_fetch *fetch)
 /* ---- context ------------------------------------------------------ */
 
 static int
-diag_fail(struct sts_diag *reterr_diag, int err, const char *what,
-    const char *arg)
+diag_fail(
+    struct sts_diag *reterr_diag, int err, const char *what, const char *arg)
 {
 	char q[STS_DIAG_MAX / 2];
 
 	if (reterr_diag != NULL) {
-		copy_printable(q, sizeof(q), arg, arg != NULL ? strlen(arg) : 0);
+		copy_printable(
+		    q, sizeof(q), arg, arg != NULL ? strlen(arg) : 0);
 		reterr_diag->line = 0;
 		snprintf(reterr_diag->message, sizeof(reterr_diag->message),
 		    "%s '%s'", what, q);
@@ -1049,13 +1075,13 @@ env_set(const char *name)
 	return v != NULL && v[0] != '\0';
 }
 
-#define SETOPT(h, opt, val)                                           \
-	do {                                                          \
-		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) { \
-			err = diag_fail(reterr_diag, STS_EINTERNAL,   \
-			    "libcurl refuses option", #opt);          \
-			goto fail;                                    \
-		}                                                     \
+#define SETOPT(h, opt, val)                                                    \
+	do {                                                                   \
+		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) {         \
+			err = diag_fail(reterr_diag, STS_EINTERNAL,            \
+			    "libcurl refuses option", #opt);                   \
+			goto fail;                                             \
+		}                                                              \
 	} while (0)
 
 int
@@ -1074,8 +1100,8 @@ sts_fetch_new(struct event_base *base, const struct sts_fetch_config *cfg,
 	if (cfg == NULL)
 		cfg = &defaults;
 	if (cfg->ca_file != NULL && access(cfg->ca_file, R_OK) != 0)
-		return diag_fail(reterr_diag, STS_EINVAL,
-		    "cannot read CA file", cfg->ca_file);
+		return diag_fail(reterr_diag, STS_EINVAL, "cannot read CA file",
+		    cfg->ca_file);
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
@@ -1109,9 +1135,9 @@ sts_fetch_new(struct event_base *base, const struct sts_fetch_config *cfg,
 		f->n_cto++;
 	}
 	f->proxied = (cfg->proxy != NULL && cfg->proxy[0] != '\0') ||
-	    (cfg->proxy == NULL &&
-		(env_set("https_proxy") || env_set("HTTPS_PROXY") ||
-		    env_set("all_proxy") || env_set("ALL_PROXY")));
+		     (cfg->proxy == NULL &&
+			 (env_set("https_proxy") || env_set("HTTPS_PROXY") ||
+			     env_set("all_proxy") || env_set("ALL_PROXY")));
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		err = STS_EINTERNAL;
@@ -1146,8 +1172,8 @@ sts_fetch_new(struct event_base *base, const struct sts_fetch_config *cfg,
 	    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION,
 		on_curl_socket) != CURLM_OK ||
 	    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f) != CURLM_OK ||
-	    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION,
-		on_curl_timer) != CURLM_OK ||
+	    curl_multi_setopt(
+		f->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
 	    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f) != CURLM_OK) {
 		err = STS_EINTERNAL;
 		goto fail;

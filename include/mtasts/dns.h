@@ -40,9 +40,10 @@ struct sts_dns_config {
 	 * Trust anchors when dnssec is on.  trust_anchor_file holds DS or
 	 * DNSKEY records in zone-file format and is only read;
 	 * auto_trust_anchor_file is an RFC 5011 managed file that
-	 * libunbound rewrites (unbound.conf auto-trust-anchor-file).  Both
-	 * NULL: /usr/share/dns/root.key (Debian dns-root-data) if it is
-	 * readable, else no anchor, i.e. nothing validates (see
+	 * libunbound rewrites (unbound.conf auto-trust-anchor-file; the
+	 * file and its directory must be writable).  Both NULL:
+	 * /usr/share/dns/root.key (Debian dns-root-data) if it is readable,
+	 * else no anchor, i.e. nothing validates (see
 	 * sts_dns_validating()).
 	 */
 	const char *trust_anchor_file;
@@ -54,7 +55,8 @@ struct sts_dns_config {
 enum sts_dns_security {
 	STS_DNS_INSECURE = 0, /* no validation, or no chain of trust */
 	STS_DNS_SECURE = 1,   /* validated from a trust anchor */
-	STS_DNS_BOGUS = 2,    /* validation failed (status is STS_ETEMP) */
+	STS_DNS_BOGUS = 2,    /* validation failed: status is STS_ETEMP
+				 (but see sts_dns_query_addr) */
 };
 
 enum sts_dns_type {
@@ -131,9 +133,12 @@ typedef void sts_dns_cb(const struct sts_dns_answer *answer, void *arg);
 
 /*
  * Create a resolver context on base.  cfg may be NULL (all defaults,
- * dnssec off).  Nothing is sent yet.  Returns STS_OK, STS_EINVAL (bad
- * forwarder or unreadable trust anchor file; reterr_diag, may be NULL,
- * says which) or STS_ENOMEM.  libunbound's own log output is silenced.
+ * dnssec off).  Nothing is sent yet, but libunbound is fully set up, so
+ * a broken trust anchor file fails here.  Returns STS_OK, STS_EINVAL (bad
+ * forwarder, unreadable or unusable trust anchor file, unreadable
+ * /etc/resolv.conf; reterr_diag, may be NULL, says which), STS_ENOMEM or
+ * STS_EINTERNAL.  libunbound's own log output is silenced (it is
+ * process-wide in libunbound: ub_ctx_debugout).
  */
 int sts_dns_new(struct event_base *base, const struct sts_dns_config *cfg,
     struct sts_dns **ret_dns, struct sts_diag *reterr_diag);

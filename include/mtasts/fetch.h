@@ -9,10 +9,12 @@
  * returned as bytes and never parsed here: that is policy.c's job.
  *
  * Addresses: the caller resolves mta-sts.<domain> (dns.h) and passes the
- * addresses; libcurl never resolves the policy host itself.  When a proxy
- * is configured (cfg->proxy, or https_proxy / HTTPS_PROXY / all_proxy in
- * the environment as libcurl reads them) the proxy connects instead, and
- * n_addrs may be 0.
+ * addresses (CURLOPT_RESOLVE); libcurl never resolves the policy host
+ * itself.  When a proxy is configured (cfg->proxy, or https_proxy /
+ * HTTPS_PROXY / all_proxy in the environment, read once by
+ * sts_fetch_new) the proxy resolves and connects instead: addresses are
+ * not pinned and n_addrs may be 0.  (A host that no_proxy exempts is
+ * then resolved by libcurl itself.)
  *
  * Callbacks: a request's callback runs exactly once, always from the
  * event loop and never from inside sts_fetch_policy(), unless the
@@ -75,24 +77,36 @@ struct sts_fetch_config {
  */
 struct sts_fetch_result {
 	int status;
-	/* RFC 8460 §4.3 result type: "sts-webpki-invalid" (STS_ETLS),
+	/*
+	 * RFC 8460 §4.3 result type: "sts-webpki-invalid" (STS_ETLS),
 	 * "sts-policy-fetch-error" (any other failure), NULL on STS_OK.
 	 * The caller classifies a body policy.c rejects as
-	 * "sts-policy-invalid". */
+	 * "sts-policy-invalid".
+	 */
 	const char *tlsrpt_result;
-	/* e.g. "HTTP status 404, only 200 is a policy (RFC 8461 §3.3)";
-	 * untrusted parts are made printable and shortened. */
+	/*
+	 * Why, for humans: "HTTP status 404, only 200 is a policy (RFC 8461
+	 * §3.3)", "certificate is for mta-sts.other.example, not valid for
+	 * mta-sts.a.example"; untrusted parts made printable and shortened.
+	 */
 	char reason[STS_FETCH_REASON_MAX];
+	/* https://mta-sts.<domain>/.well-known/mta-sts.txt */
 	const char *url;
-	long http_status; /* 0 when no response */
-	char content_type[STS_FETCH_CONTENT_TYPE_MAX]; /* as sent, printable */
-	char address[STS_ADDR_STR_MAX]; /* IP connected to, "" if none */
+	/* The HTTP status, 0 when there was no response. */
+	long http_status;
+	/* Content-Type as sent (printable), "" when absent. */
+	char content_type[STS_FETCH_CONTENT_TYPE_MAX];
+	/* IP and port connected to (the proxy's when proxied), "" / 0 when
+	 * no connection was made. */
+	char address[STS_ADDR_STR_MAX];
 	long port;
-	char tls_version[STS_FETCH_TLS_VERSION_MAX]; /* e.g. "TLSv1.3" */
-	/* The body on STS_OK (may hold NUL; body[body_len] is NUL), else
+	/* Negotiated protocol, e.g. "TLSv1.3"; "" without a handshake. */
+	char tls_version[STS_FETCH_TLS_VERSION_MAX];
+	/* On STS_OK the body (may hold NUL; body[body_len] is NUL), else
 	 * NULL. */
 	const char *body;
 	size_t body_len;
+	/* Time of the transfer as libcurl measured it. */
 	unsigned elapsed_ms;
 };
 
