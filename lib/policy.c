@@ -139,10 +139,13 @@ parse_max_age(struct parse *ps, const char *v, size_t len, int line)
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (!sts_is_digit((unsigned char)v[i])) {
+			char q[48];
+
+			sts_diag_quote(v, len, q, sizeof(q));
 			sts_diag_set(ps->diag, line,
-			    "max_age '%.*s' is not a plain decimal number "
+			    "max_age '%s' is not a plain decimal number "
 			    "(" RFC ")",
-			    (int)len, v);
+			    q);
 			return STS_ESYNTAX;
 		}
 		n = n * 10 + (uint64_t)(v[i] - '0'); /* 10 digits fit */
@@ -183,6 +186,7 @@ parse_field(struct parse *ps, const char *name, size_t name_len,
     const char *v, size_t len, int line)
 {
 	struct sts_policy *pol = ps->policy;
+	char q[80];
 	int r;
 
 	if ((r = check_ext_value(v, len, line, ps->diag)) != STS_OK)
@@ -195,10 +199,13 @@ parse_field(struct parse *ps, const char *name, size_t name_len,
 		if (ps->seen_version)
 			return STS_OK;
 		if (!value_is(v, len, "STSv1")) {
+			/* Quoted: a value may be long or hold UTF-8, which
+			 * a truncated message must not cut in half. */
+			sts_diag_quote(v, len, q, sizeof(q));
 			sts_diag_set(ps->diag, line,
-			    "version '%.*s' is not STSv1 (" RFC
+			    "version '%s' is not STSv1 (" RFC
 			    "; case-sensitive)",
-			    (int)len, v);
+			    q);
 			return STS_ESYNTAX;
 		}
 		ps->seen_version = true;
@@ -214,10 +221,11 @@ parse_field(struct parse *ps, const char *name, size_t name_len,
 		else if (value_is(v, len, "none"))
 			pol->mode = STS_MODE_NONE;
 		else {
+			sts_diag_quote(v, len, q, sizeof(q));
 			sts_diag_set(ps->diag, line,
-			    "mode '%.*s' is not one of enforce, testing, none "
+			    "mode '%s' is not one of enforce, testing, none "
 			    "(" RFC "; case-sensitive)",
-			    (int)len, v);
+			    q);
 			return STS_ESYNTAX;
 		}
 		ps->seen_mode = true;

@@ -10,6 +10,7 @@
  * of other schemes are set aside, not errors; a record left with no
  * usable URI is reported as unusable.
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,13 +38,121 @@ is_hex(unsigned char c)
 static bool
 uri_char(unsigned char c)
 {
-	return sts_is_alnum(c) || strchr("-._~$&'()*+=:@/?#[]", c) != NULL;
+	return sts_is_alnum(c) ||
+	       (c != '\0' && strchr("-._~$&'()*+=:@/?#[]", c) != NULL);
+}
+
+/*
+ * RFC 3986 §3.2.2: IP-literal = "[" ( IPv6address / IPvFuture ) "]";
+ * s is what stands between the brackets.
+ */
+static bool
+ip_literal(const char *s, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN];
+	struct in6_addr addr;
+	size_t p = 1;
+
+	if (len > 0 && (s[0] == 'v' || s[0] == 'V')) {
+		/* IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims
+		 * / ":" ) */
+		while (p < len && is_hex((unsigned char)s[p]))
+			p++;
+		if (p == 1 || p + 1 >= len || s[p] != '.')
+			return false;
+		for (p++; p < len; p++)
+			if (s[p] == '%' || s[p] == '/' || s[p] == '?' ||
+			    s[p] == '#' || s[p] == '@' || s[p] == '[' ||
+			    s[p] == ']')
+				return false;
+		return true;
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET6, buf, &addr) == 1;
+}
+
+/*
+ * host [ ":" port ] of an authority (RFC 3986 §3.2.2, §3.2.3).  *lit is
+ * set to the length of an IP-literal host with its brackets, else 0.
+ */
+static const char *
+hostport_error(const char *h, size_t len, size_t *lit)
+{
+	size_t p = 0;
+
+	*lit = 0;
+	if (len > 0 && h[0] == '[') {
+		const char *close = memchr(h, ']', len);
+
+		if (close == NULL ||
+		    !ip_literal(h + 1, (size_t)(close - h) - 1))
+			return "has a bad IP literal host (RFC 3986 §3.2.2)";
+		p = *lit = (size_t)(close - h) + 1;
+		if (p < len && h[p] != ':')
+			return "has a bad IP literal host (RFC 3986 §3.2.2)";
+	} else {
+		while (p < len && h[p] != ':')
+			p++;
+	}
+	/* port = *DIGIT */
+	for (p++; p < len; p++)
+		if (!sts_is_digit((unsigned char)h[p]))
+			return "has a port that is not digits "
+			       "(RFC 3986 §3.2.3)";
+	return NULL;
+}
+
+/*
+ * RFC 3986 §3: URI = scheme ":" hier-part [ "?" query ] [ "#" fragment ],
+ * hier-part = "//" authority path-abempty / path; p is just after the
+ * scheme's ":".  The bytes are known to be URI characters; this checks
+ * where the delimiters stand: one "#", one "@" in the authority, a port
+ * of digits, "[" and "]" only around an IP-literal host.
+ */
+static const char *
+uri_structure_error(const char *u, size_t len, size_t p)
+{
+	const char *hash = memchr(u + p, '#', len - p);
+	size_t host = 0, lit = 0;
+
+	if (hash != NULL &&
+	    memchr(hash + 1, '#', len - (size_t)(hash + 1 - u)) != NULL)
+		return "has more than one '#' (RFC 3986 §3.5)";
+	if (len - p >= 2 && u[p] == '/' && u[p + 1] == '/') {
+		size_t end = p + 2;
+		const char *why, *at = NULL;
+
+		while (end < len && u[end] != '/' && u[end] != '?' &&
+		    u[end] != '#')
+			end++;
+		for (size_t i = p + 2; i < end; i++) {
+			if (u[i] != '@')
+				continue;
+			if (at != NULL)
+				return "has more than one '@' in its authority "
+				       "(RFC 3986 §3.2.1)";
+			at = u + i;
+		}
+		host = at != NULL ? (size_t)(at + 1 - u) : p + 2;
+		if ((why = hostport_error(u + host, end - host, &lit)) != NULL)
+			return why;
+	}
+	for (size_t i = p; i < len; i++)
+		if ((u[i] == '[' || u[i] == ']') &&
+		    (lit == 0 || (i != host && i != host + lit - 1)))
+			return "has '[' or ']' outside an IP literal host "
+			       "(RFC 3986 §3.2.2)";
+	return NULL;
 }
 
 static int
 check_uri(const char *u, size_t len, int line, struct sts_diag *diag)
 {
-	size_t p = 0;
+	size_t p = 0, rest;
+	const char *why;
 	char q[80];
 
 	sts_diag_quote(u, len, q, sizeof(q));
@@ -64,6 +173,7 @@ check_uri(const char *u, size_t len, int line, struct sts_diag *diag)
 		    q);
 		return STS_ESYNTAX;
 	}
+	rest = p + 1;
 	for (p++; p < len; p++) {
 		unsigned char c = (unsigned char)u[p];
 
@@ -94,6 +204,10 @@ check_uri(const char *u, size_t len, int line, struct sts_diag *diag)
 			return STS_ESYNTAX;
 		}
 	}
+	if ((why = uri_structure_error(u, len, rest)) != NULL) {
+		sts_diag_set(diag, line, "rua URI '%s' %s", q, why);
+		return STS_ESYNTAX;
+	}
 	return STS_OK;
 }
 
@@ -103,6 +217,24 @@ has_scheme(const char *u, size_t len, const char *scheme)
 	size_t n = strlen(scheme);
 
 	return len > n && strncasecmp(u, scheme, n) == 0;
+}
+
+/*
+ * RFC 3986 §3.2: authority = [ userinfo "@" ] host [ ":" port ] runs to
+ * the first "/", "?" or "#"; RFC 9110 §4.2.2: an https URI with an empty
+ * host MUST be rejected.
+ */
+static bool
+https_has_host(const char *a, size_t len)
+{
+	size_t end = 0, host = 0;
+
+	while (end < len && a[end] != '/' && a[end] != '?' && a[end] != '#')
+		end++;
+	for (size_t i = 0; i < end; i++)
+		if (a[i] == '@')
+			host = i + 1;
+	return host < end && a[host] != ':';
 }
 
 /* The scheme-specific minimum a reporter needs to use the URI. */
@@ -124,7 +256,8 @@ check_usable(const char *u, size_t len, int line, struct sts_diag *diag)
 		}
 		return STS_OK;
 	}
-	if (len <= 8 || memcmp(u + 6, "//", 2) != 0 || u[8] == '/') {
+	if (len <= 8 || memcmp(u + 6, "//", 2) != 0 ||
+	    !https_has_host(u + 8, len - 8)) {
 		sts_diag_set(diag, line,
 		    "rua URI '%s' has no host after https:// (RFC 9110 §4.2.2)",
 		    q);
@@ -147,8 +280,32 @@ push(char ***list, size_t *n, const char *s, size_t len)
 	return STS_OK;
 }
 
+/* File one checked URI: usable ones in rua, other schemes in ignored. */
 static int
-on_rua(struct rua_state *st, const char *v, size_t len, int line,
+keep_uri(struct rua_state *st, const char *u, size_t len, int line,
+    struct sts_diag *diag)
+{
+	int r;
+
+	if (!has_scheme(u, len, "mailto:") && !has_scheme(u, len, "https:"))
+		return push(&st->t->ignored, &st->t->n_ignored, u, len);
+	if ((r = check_usable(u, len, line, diag)) != STS_OK)
+		return r;
+	if (st->t->n_rua == STS_TLSRPT_MAX_RUA) {
+		sts_diag_set(diag, line, "more than %d rua URIs",
+		    STS_TLSRPT_MAX_RUA);
+		return STS_ETOOBIG;
+	}
+	return push(&st->t->rua, &st->t->n_rua, u, len);
+}
+
+/*
+ * Split the rua list and check each URI.  With keep, the URIs are filed
+ * by keep_uri; without, the list is only checked (a later rua field is
+ * ignored, but must still be a tlsrpt-rua).
+ */
+static int
+on_rua(struct rua_state *st, const char *v, size_t len, bool keep, int line,
     struct sts_diag *diag)
 {
 	size_t p = 0;
@@ -168,25 +325,8 @@ on_rua(struct rua_state *st, const char *v, size_t len, int line,
 			return STS_ESYNTAX;
 		}
 		r = check_uri(v + start, end - start, line, diag);
-		if (r != STS_OK)
-			return r;
-		if (has_scheme(v + start, end - start, "mailto:") ||
-		    has_scheme(v + start, end - start, "https:")) {
-			r = check_usable(v + start, end - start, line, diag);
-			if (r == STS_OK) {
-				if (st->t->n_rua == STS_TLSRPT_MAX_RUA) {
-					sts_diag_set(diag, line,
-					    "more than %d rua URIs",
-					    STS_TLSRPT_MAX_RUA);
-					return STS_ETOOBIG;
-				}
-				r = push(&st->t->rua, &st->t->n_rua, v + start,
-				    end - start);
-			}
-		} else {
-			r = push(&st->t->ignored, &st->t->n_ignored,
-			    v + start, end - start);
-		}
+		if (r == STS_OK && keep)
+			r = keep_uri(st, v + start, end - start, line, diag);
 		if (r != STS_OK)
 			return r;
 		if (p == len)
@@ -206,14 +346,14 @@ on_field(void *arg, const char *name, size_t name_len, const char *value,
 	/* %s"rua=": "RUA" is an extension, ignored like any other. */
 	if (name_len != 3 || memcmp(name, "rua", 3) != 0)
 		return STS_OK;
-	if (st->seen_rua)
-		return STS_OK; /* the first occurrence wins */
-	st->seen_rua = true;
 	if (value_len == 0) {
 		sts_diag_set(diag, line, "rua is empty (" RFC ")");
 		return STS_ESYNTAX;
 	}
-	return on_rua(st, value, value_len, line, diag);
+	if (st->seen_rua) /* the first occurrence wins */
+		return on_rua(st, value, value_len, false, line, diag);
+	st->seen_rua = true;
+	return on_rua(st, value, value_len, true, line, diag);
 }
 
 void

@@ -21,7 +21,8 @@ static const char sts_version[] = "v=STSv1";
 
 /* RFC 8461 §3.1 and RFC 8460 §3: only US-ASCII; CTLs only as WSP. */
 static int
-check_bytes(const char *p, size_t len, int line, struct sts_diag *diag)
+check_bytes(const char *p, size_t len, const char *rfc, int line,
+    struct sts_diag *diag)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)p[i];
@@ -30,23 +31,21 @@ check_bytes(const char *p, size_t len, int line, struct sts_diag *diag)
 			continue;
 		if (c == 0) {
 			sts_diag_set(diag, line,
-			    "NUL byte at offset %zu (RFC 8461 §3.1: "
-			    "US-ASCII text)",
-			    i);
+			    "NUL byte at offset %zu (%s: US-ASCII text)", i,
+			    rfc);
 			return STS_ESYNTAX;
 		}
 		if (c >= 0x80) {
 			sts_diag_set(diag, line,
-			    "non-ASCII byte 0x%02X at offset %zu (RFC 8461 "
-			    "§3.1: US-ASCII text)",
-			    c, i);
+			    "non-ASCII byte 0x%02X at offset %zu (%s: "
+			    "US-ASCII text)",
+			    c, i, rfc);
 			return STS_ESYNTAX;
 		}
 		if (c < 0x20 || c == 0x7F) {
 			sts_diag_set(diag, line,
-			    "control character 0x%02X at offset %zu (RFC 8461 "
-			    "§3.1)",
-			    c, i);
+			    "control character 0x%02X at offset %zu (%s)", c,
+			    i, rfc);
 			return STS_ESYNTAX;
 		}
 	}
@@ -75,7 +74,7 @@ sts_txt_fields(const char *data, size_t len, const char *version,
 	size_t p, nfields = 0;
 	int r;
 
-	if ((r = check_bytes(data, len, line, diag)) != STS_OK)
+	if ((r = check_bytes(data, len, rfc, line, diag)) != STS_OK)
 		return r;
 	if (len < vlen || memcmp(data, version, vlen) != 0) {
 		char q[48];
@@ -154,6 +153,14 @@ sts_txt_fields(const char *data, size_t len, const char *version,
 				p++;
 		}
 		value_len = p - value;
+		/* ext-value = 1*(...) and every known field needs a value
+		 * too: "name=" alone matches no rule. */
+		if (value_len == 0) {
+			sts_diag_set(diag, line,
+			    "field '%.*s' has an empty value (%s)",
+			    (int)name_len, data + name, rfc);
+			return STS_ESYNTAX;
+		}
 		if (p < len && data[p] == '=') {
 			sts_diag_set(diag, line,
 			    "field '%.*s' value contains '=' (%s)",
