@@ -1,4 +1,4 @@
-/* fuzz-txt.c - RFC 8461 §3.1 TXT RRset; records split at NUL bytes. */
+/* fuzz-txt.c - RFC 8461 §3.1 TXT RRset; records split at 0xFF bytes. */
 #include <stdint.h>
 #include <string.h>
 

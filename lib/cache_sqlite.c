@@ -67,7 +67,7 @@ enum stmt {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_PUT] = "INSERT INTO mtasts_policy (domain, policy_id, body,"
+    [ST_PUT] = ("INSERT INTO mtasts_policy (domain, policy_id, body,"
 	       " fetched_at, expires_at, checked_at, used_at)"
 	       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 	       " ON CONFLICT (domain) DO UPDATE SET"
@@ -75,9 +75,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	       " fetched_at = excluded.fetched_at,"
 	       " expires_at = excluded.expires_at,"
 	       " checked_at = excluded.checked_at,"
-	       " used_at = excluded.used_at",
-    [ST_TOUCH] = "UPDATE mtasts_policy SET checked_at = ?2,"
-		 " expires_at = ?3 WHERE domain = ?1",
+	       " used_at = excluded.used_at"),
+    [ST_TOUCH] = ("UPDATE mtasts_policy SET checked_at = ?2,"
+		 " expires_at = ?3 WHERE domain = ?1"),
     [ST_DEL] = "DELETE FROM mtasts_policy WHERE domain = ?1",
     [ST_CLEAR] = "DELETE FROM mtasts_policy",
     [ST_PRUNE] = "DELETE FROM mtasts_policy WHERE expires_at <= ?1",

@@ -24,6 +24,9 @@
 struct rua_state {
 	struct sts_tlsrpt *t;
 	bool seen_rua;
+	/* why the last mailto:/https: URI was unusable, if one was */
+	bool had_unusable;
+	struct sts_diag unusable;
 };
 
 static bool
@@ -280,17 +283,22 @@ push(char ***list, size_t *n, const char *s, size_t len)
 	return STS_OK;
 }
 
-/* File one checked URI: usable ones in rua, other schemes in ignored. */
+/*
+ * File one well-formed URI: usable ones in rua; other schemes, and
+ * mailto:/https: URIs a reporter cannot use (no address, no host), in
+ * ignored.  One bad URI must not cost the domain its other endpoints
+ * (RFC 8460 §3: a reporter MAY deliver to any of them).
+ */
 static int
 keep_uri(struct rua_state *st, const char *u, size_t len, int line,
     struct sts_diag *diag)
 {
-	int r;
-
 	if (!has_scheme(u, len, "mailto:") && !has_scheme(u, len, "https:"))
 		return push(&st->t->ignored, &st->t->n_ignored, u, len);
-	if ((r = check_usable(u, len, line, diag)) != STS_OK)
-		return r;
+	if (check_usable(u, len, line, &st->unusable) != STS_OK) {
+		st->had_unusable = true;
+		return push(&st->t->ignored, &st->t->n_ignored, u, len);
+	}
 	if (st->t->n_rua == STS_TLSRPT_MAX_RUA) {
 		sts_diag_set(diag, line, "more than %d rua URIs",
 		    STS_TLSRPT_MAX_RUA);
@@ -391,6 +399,11 @@ parse_record(const char *data, size_t len, int line,
 	r = STS_ESYNTAX;
 	if (!st.seen_rua) {
 		sts_diag_set(diag, line, "rua is missing (" RFC ")");
+		goto fail;
+	}
+	if (st.t->n_rua == 0 && st.had_unusable) {
+		sts_diag_set(diag, line, "no usable rua URI: %s",
+		    st.unusable.message);
 		goto fail;
 	}
 	if (st.t->n_rua == 0) {
