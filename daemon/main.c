@@ -317,6 +317,21 @@ start_listeners(struct daemon *dm, long uid, long gid)
 	r = server_new(dm->base, &sc, &lookup_ops, &dm->svc, &dm->server);
 	if (r != STS_OK)
 		return r;
+	/* The socket's owner: socket_owner/socket_group when set, else
+	 * the user the daemon runs as (-u/-g). */
+	if (cfg->path != NULL &&
+	    (cfg->socket_owner != NULL || cfg->socket_group != NULL)) {
+		long ouid = -1, ogid = -1;
+
+		if (system_lookup_ids(cfg->socket_owner, cfg->socket_group,
+			&ouid, &ogid, &diag) != STS_OK) {
+			sts_log(STS_LOG_ERROR, "%s", diag.message);
+			return STS_EINVAL;
+		}
+		if (cfg->socket_owner != NULL)
+			uid = ouid;
+		gid = ogid >= 0 ? ogid : gid;
+	}
 	if (cfg->path != NULL)
 		r = server_listen_unix(dm->server, cfg->path, cfg->mode,
 		    uid, gid, &diag);
