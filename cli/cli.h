@@ -21,6 +21,9 @@ int cmd_match(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+/* check and policy exit 0 ok, 1 warnings/refused, 2 failures, 3 usage. */
+int cmd_check(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 /* Print a JSON value compactly on one line of stdout; steals obj. */
 void cli_json_print(json_t *obj);

@@ -31,6 +31,16 @@ static const struct {
 	{"cache", cmd_cache,
 	    "cache [--file DB|--config FILE] [--json] list|show DOMAIN|purge "
 	    "[DOMAIN]"},
+	{"check", cmd_check,
+	    "check [--json] [--smtp-timeout S] [--smtp-port N] [--no-smtp]\n"
+	    "         [network options] DOMAIN... | --from-file FILE "
+	    "[--concurrency N]"},
+	{"policy", cmd_policy,
+	    "policy new --domain D [--mode testing] [--mx PATTERN]... "
+	    "[--max-age S] [--out FILE]\n"
+	    "       policy bump [--domain D] FILE\n"
+	    "       policy enforce [--domain D] [--force] FILE\n"
+	    "       policy diff FILE DOMAIN"},
 };
 
 static void

@@ -107,4 +107,37 @@
 
 /* ---- end of I/O adapters block ------------------------------------ */
 
+/* ---- domain checker (smtp_probe.c, check.c) ------------------------ */
+
+/* Default deadline of one SMTP/TLS probe, connect to handshake. */
+#define STS_PROBE_TIMEOUT_MS 30000
+
+/* Bytes of one SMTP reply (all its lines) a probe reads at most. */
+#define STS_PROBE_REPLY_MAX 4096
+
+/* Human reason of a probe, and the banner text it keeps. */
+#define STS_PROBE_REASON_MAX 256
+#define STS_PROBE_LINE_MAX   128
+
+/* DNS names kept from a certificate, certificates of a chain digested. */
+#define STS_PROBE_NAMES_MAX 8
+#define STS_PROBE_CHAIN_MAX 4
+
+/* Negotiated cipher suite name, X.509 subject/issuer text kept. */
+#define STS_PROBE_CIPHER_MAX 64
+#define STS_PROBE_DN_MAX     128
+
+/* A certificate expiring within this many days earns a warning. */
+#define STS_CHECK_EXPIRY_WARN_DAYS 14
+
+/* MX hosts checked per domain (more are reported, not probed). */
+#define STS_CHECK_MAX_MX 16
+
+/* Texts of one check item. */
+#define STS_CHECK_MESSAGE_MAX 512
+#define STS_CHECK_FIX_MAX     256
+#define STS_CHECK_SUBJECT_MAX (STS_DOMAIN_MAX + STS_ADDR_STR_MAX + 4)
+
+/* ---- end of domain checker block ------------------------------------ */
+
 #endif

@@ -404,6 +404,7 @@ EOF
         vhost mta-sts.expired.example mta-sts.expired.example
         vhost mta-sts.unknownca.example mta-sts.unknownca.example
         dane_vhosts
+        check_vhosts
         echo "}"
     } >"$W/conf/nginx.conf"
 }
@@ -558,6 +559,177 @@ dane_vhosts() {
 }
 
 # --------------------------------------------------------------------------
+# Domain checker (mta-sts check, tests/integration/check-*.sh): the domains
+# check-*.example.  Their MX hosts point at fixed loopback addresses where
+# a test runs tests/integration/smtp-sink.py, one SMTP behaviour per
+# address (world.sh itself starts no SMTP server):
+#   127.0.0.21 (and ::1 for mx1.check-good)  STARTTLS, certs/check-mx (valid
+#              for every "good" MX name below, from WORLD_CA)
+#   127.0.0.22 STARTTLS, certs/mx1.check-expired.example (expired 2020)
+#   127.0.0.23 STARTTLS, certs/mx1.check-wrongname.example (is for
+#              mx.other.example)
+#   127.0.0.24 STARTTLS, certs/mx1.check-selfsigned.example (self-signed)
+#   127.0.0.25 no STARTTLS in the EHLO reply
+#   127.0.0.26 STARTTLS, but TLS 1.0/1.1 only, certs/check-mx
+#   127.0.0.27 accepts, never greets (SMTP timeout)
+#   127.0.0.28 STARTTLS, certs/mx1.check-expiring.example (5 days left)
+# Policy hosts: one nginx server for all, certs/check-hosts, root
+# www/<host>; mta-sts.check-v6bad is served on 127.0.0.1 only (its AAAA
+# ::1 meets the default server, which refuses the handshake) and
+# mta-sts.check-nohost on neither.
+CHECK_GOOD_MX="check-good check-oldtls check-uncovered check-testing
+check-ready check-v6bad check-nohost check-zeroage check-extras
+check-badrua check-badtxt"
+CHECK_POLICY_HOSTS="check-good check-expired check-wrongname
+check-selfsigned check-nostarttls check-oldtls check-stall check-expiring
+check-uncovered check-testing check-ready check-v6bad check-zeroage
+check-extras check-badrua check-badtxt check-nomx check-nullmx"
+
+# check_domain D TXT-ID|- TLSRPT|- MX=ADDR...: a checker domain's records
+check_domain() {
+    local d=$1.example id=$2 rpt=$3 m
+    shift 3
+    [ "$id" = - ] || echo "_mta-sts.$d. IN TXT \"v=STSv1; id=$id\""
+    echo "mta-sts.$d. IN A 127.0.0.1"
+    [ "$rpt" = - ] ||
+        echo "_smtp._tls.$d. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@$d\""
+    for m in "$@"; do
+        echo "$d. IN MX ${m:2:1}0 ${m%%=*}.$d."
+        echo "${m%%=*}.$d. IN A ${m#*=}"
+    done
+}
+
+# issue_multi CADIR OUTNAME CN DNSNAME...: one leaf for several names
+issue_multi() {
+    local cadir=$1 out=$W/certs/$2 cn=$3 san
+    shift 3
+    san=$(printf ',DNS:%s' "$@")
+    san=${san#,DNS:}
+    SAN=$san openssl req -config "$cadir/openssl.cnf" -new -nodes \
+        -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=$cn" \
+        -keyout "$out.key" -out "$out.csr" 2>/dev/null
+    SAN=$san openssl ca -config "$cadir/openssl.cnf" -batch -notext \
+        -extensions leaf -days 30 -in "$out.csr" -out "$out.crt" \
+        2>/dev/null || die "openssl ca failed for $2"
+    rm -f "$out.csr"
+}
+
+write_check() {
+    local d names=() hosts=() www=$W/www
+    for d in $CHECK_GOOD_MX; do names+=("mx1.$d.example"); done
+    names+=(mx2.check-uncovered.example check-nomx.example)
+    issue_multi "$W/ca" check-mx mx1.check-good.example "${names[@]}"
+    for d in $CHECK_POLICY_HOSTS; do hosts+=("mta-sts.$d.example"); done
+    issue_multi "$W/ca" check-hosts mta-sts.check-good.example "${hosts[@]}"
+    issue "$W/ca" mx1.check-expired.example mx1.check-expired.example \
+        20200101000000Z 20200201000000Z
+    issue "$W/ca" mx1.check-wrongname.example mx.other.example
+    issue "$W/ca" mx1.check-expiring.example mx1.check-expiring.example \
+        "$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)" \
+        "$(date -u -d '+5 days' +%Y%m%d%H%M%SZ)"
+    openssl req -x509 -new -nodes -newkey ec \
+        -pkeyopt ec_paramgen_curve:P-256 -days 30 \
+        -subj /CN=mx1.check-selfsigned.example \
+        -addext subjectAltName=DNS:mx1.check-selfsigned.example \
+        -keyout "$W/certs/mx1.check-selfsigned.example.key" \
+        -out "$W/certs/mx1.check-selfsigned.example.crt" 2>/dev/null ||
+        die "self-signed certificate failed"
+
+    # enforce, mx1, two weeks, CRLF; then the exceptions
+    for d in $CHECK_POLICY_HOSTS; do
+        policy "mta-sts.$d.example" enforce "mx1.$d.example" 1209600 crlf
+    done
+    policy mta-sts.check-testing.example testing mx1.check-testing.example \
+        604800 crlf
+    printf 'mx: mx2.check-testing.example\r\n' \
+        >>"$www/mta-sts.check-testing.example/.well-known/mta-sts.txt"
+    policy mta-sts.check-ready.example testing mx1.check-ready.example \
+        604800 crlf
+    # mx2 not covered; a pattern no MX matches (stale)
+    printf 'mx: old.check-uncovered.example\r\n' \
+        >>"$www/mta-sts.check-uncovered.example/.well-known/mta-sts.txt"
+    # max_age 0 with enforce; an empty line and a duplicated mx line
+    printf 'version: STSv1\r\nmode: enforce\r\nmx: mx1.check-zeroage.example\r\n\r\nmx: mx1.check-zeroage.example\r\nmax_age: 0\r\n' \
+        >"$www/mta-sts.check-zeroage.example/.well-known/mta-sts.txt"
+    policy mta-sts.check-nomx.example enforce check-nomx.example 1209600 crlf
+    policy mta-sts.check-nullmx.example none mx1.check-nullmx.example \
+        86400 crlf
+
+    {
+        echo
+        echo "; domain checker (mta-sts check) test domains, see README.md"
+        check_domain check-good checkgood2026 + mx1=127.0.0.21
+        echo "mx1.check-good.example. IN AAAA ::1"
+        echo "mta-sts.check-good.example. IN AAAA ::1"
+        check_domain check-expired checkexpired2026 + mx1=127.0.0.22
+        check_domain check-wrongname checkwrongname2026 + mx1=127.0.0.23
+        check_domain check-selfsigned checkselfsigned2026 + mx1=127.0.0.24
+        check_domain check-nostarttls checknostarttls2026 + mx1=127.0.0.25
+        check_domain check-oldtls checkoldtls2026 + mx1=127.0.0.26
+        check_domain check-stall checkstall2026 + mx1=127.0.0.27
+        check_domain check-expiring checkexpiring2026 + mx1=127.0.0.28
+        check_domain check-uncovered checkuncovered2026 + mx1=127.0.0.21 \
+            mx2=127.0.0.21
+        check_domain check-testing checktesting2026 + mx1=127.0.0.21 \
+            mx2=127.0.0.25
+        check_domain check-ready checkready2026 + mx1=127.0.0.21
+        check_domain check-v6bad checkv6bad2026 + mx1=127.0.0.21
+        echo "mta-sts.check-v6bad.example. IN AAAA ::1"
+        check_domain check-nohost checknohost2026 + mx1=127.0.0.21
+        check_domain check-zeroage checkzeroage2026 + mx1=127.0.0.21
+        # an SPF record, an unknown field and a second id; two TLS-RPT
+        check_domain check-extras - + mx1=127.0.0.21
+        echo "_mta-sts.check-extras.example. IN TXT" \
+            "\"v=STSv1; id=checkextras2026; ext=yes; id=second\""
+        echo "_mta-sts.check-extras.example. IN TXT \"v=spf1 -all\""
+        echo "_smtp._tls.check-extras.example. IN TXT" \
+            "\"v=TLSRPTv1; rua=mailto:other@check-extras.example\""
+        # an id with '-'; a TLS-RPT record with no usable URI
+        check_domain check-badrua - - mx1=127.0.0.21
+        echo "_mta-sts.check-badrua.example. IN TXT \"v=STSv1; id=2026-01-01\""
+        echo "_smtp._tls.check-badrua.example. IN TXT" \
+            "\"v=TLSRPTv1; rua=ftp://reports.check-badrua.example/\""
+        # a record that breaks the grammar; no TLS-RPT record
+        check_domain check-badtxt - - mx1=127.0.0.21
+        echo "_mta-sts.check-badtxt.example. IN TXT \"v=STSv1; id=checkbadtxt2026 x\""
+        # no MX: the domain itself is the MX (RFC 5321 5.1)
+        check_domain check-nomx checknomx2026 +
+        echo "check-nomx.example. IN A 127.0.0.21"
+        # null MX (RFC 7505), MTA-STS mode none
+        check_domain check-nullmx checknullmx2026 +
+        echo "check-nullmx.example. IN MX 0 ."
+        # an MX host without any address, nothing else
+        echo "check-noaddr.example. IN MX 10 mx1.check-noaddr.example."
+    } >>"$W/zones/example.zone"
+}
+
+check_vhosts() {
+    local d names=""
+    for d in $CHECK_POLICY_HOSTS; do
+        [ "$d" = check-v6bad ] || names="$names mta-sts.$d.example"
+    done
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$HTTPS_PORT ssl;
+        listen [::1]:$HTTPS_PORT ssl;
+        server_name$names;
+        ssl_certificate     $W/certs/check-hosts.crt;
+        ssl_certificate_key $W/certs/check-hosts.key;
+        root $W/www/\$host;
+        location = /.well-known/mta-sts.txt { }
+    }
+    server {
+        listen 127.0.0.1:$HTTPS_PORT ssl;
+        server_name mta-sts.check-v6bad.example;
+        ssl_certificate     $W/certs/check-hosts.crt;
+        ssl_certificate_key $W/certs/check-hosts.key;
+        root $W/www/mta-sts.check-v6bad.example;
+        location = /.well-known/mta-sts.txt { }
+    }
+EOF
+}
+
+# --------------------------------------------------------------------------
 # Processes.  Each is started in the foreground of a background job, its
 # pid recorded in DIR/run/NAME.pid; stdin/stdout/stderr never point at the
 # caller, so `$(world.sh start ...)` or a test runner does not hang on them.
@@ -632,6 +804,7 @@ start() {
     write_policies
     write_certs
     write_dane
+    write_check
     sign_zones
     write_unbound_conf
     write_nginx_conf
