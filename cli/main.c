@@ -2,7 +2,8 @@
  * main.c - mta-sts: the domain owner's and postmaster's tool.
  *
  * Dispatches to one subcommand per file (cmd_*.c).  Exit codes: 0 valid
- * or match, 1 invalid or no match, 2 usage or I/O error.
+ * or match, 1 invalid or no match, 2 usage or I/O error; check and
+ * policy grade instead: 0 ok, 1 warnings, 2 failures, 3 usage.
  */
 #include <signal.h>
 #include <stdio.h>
