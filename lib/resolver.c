@@ -519,6 +519,9 @@ on_discovered(struct sts_discovery *d, void *arg)
 		}
 		source = STS_SOURCE_CACHE;
 	}
+	/* Whatever went wrong, a kept policy is not retried every tick. */
+	if (ds->policy != NULL && ds->refresh_at <= now)
+		ds->refresh_at = now + REFRESH_RETRY_S;
 	answer_waiters(res, ds, source, d->reason);
 	sts_discovery_free(d);
 	evict(res);
