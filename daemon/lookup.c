@@ -17,6 +17,7 @@ const uint64_t lookup_hist_bounds_us[LOOKUP_HIST_BUCKETS] = {50, 100, 250,
  * free the config while the lookup is pending). */
 struct zone_view {
 	struct reply_opts opts;
+	unsigned timeout_ms;
 	enum sts_config_dane dane;
 	enum sts_config_dane_failure dane_failure;
 };
@@ -28,6 +29,35 @@ struct pending {
 	struct zone_view zone;
 	struct timespec start;
 };
+
+/*
+ * The resolver needs the callback argument before it knows whether the
+ * lookup is a cache hit (answered at once, the common case) or has to
+ * wait.  One spare struct pending is kept for the next lookup so that a
+ * hit costs no allocation (one loop, one thread).
+ */
+static struct pending *spare;
+
+static struct pending *
+pending_get(void)
+{
+	struct pending *p = spare;
+
+	if (p == NULL)
+		return calloc(1, sizeof(*p));
+	spare = NULL;
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+static void
+pending_put(struct pending *p)
+{
+	if (spare == NULL)
+		spare = p;
+	else
+		free(p);
+}
 
 static void
 observe(struct lookup_service *svc, const struct timespec *start)
@@ -53,7 +83,7 @@ zone_view(const struct lookup_service *svc, const char *name, size_t len)
 	struct zone_view v = {
 	    {z->strict_testing, z->require_sni,
 		z->tlsrpt && svc->tlsrpt_supported},
-	    z->dane, z->dane_failure};
+	    (unsigned)z->timeout_ms, z->dane, z->dane_failure};
 
 	return v;
 }
@@ -110,7 +140,7 @@ on_answer(const struct sts_answer *a, void *arg)
 	p->svc->pending--;
 	server_conn_set_data(p->conn, NULL);
 	server_answer(p->conn, out.data, out.len);
-	free(p);
+	pending_put(p);
 }
 
 static enum lookup_status
@@ -140,7 +170,7 @@ do_lookup(void *arg, struct server_conn *conn, const char *name,
 		observe(svc, &start);
 		return LOOKUP_DONE;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
+	if ((p = pending_get()) == NULL) {
 		svc->stats.temp++;
 		reply_temp(out, "out of memory");
 		return LOOKUP_DONE;
@@ -149,14 +179,15 @@ do_lookup(void *arg, struct server_conn *conn, const char *name,
 	p->conn = conn;
 	p->zone = zone;
 	p->start = start;
-	r = sts_resolver_lookup(svc->resolver, domain, &a, on_answer, p,
+	r = sts_resolver_lookup(svc->resolver, domain, zone.timeout_ms, &a,
+	    on_answer, p,
 	    &p->req);
 	if (r == STS_RESOLVER_PENDING) {
 		svc->pending++;
 		server_conn_set_data(conn, p);
 		return LOOKUP_PENDING;
 	}
-	free(p);
+	pending_put(p);
 	if (r == STS_OK) {
 		render(svc, &a, &zone, out);
 	} else {
@@ -179,7 +210,7 @@ do_cancel(void *arg, struct server_conn *conn)
 	sts_resolver_cancel(p->req);
 	p->svc->pending--;
 	server_conn_set_data(conn, NULL);
-	free(p);
+	pending_put(p);
 }
 
 const struct lookup_ops lookup_ops = {do_lookup, do_cancel};

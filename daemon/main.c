@@ -37,6 +37,9 @@ struct daemon {
 	struct event_base *base;
 	const char *config_path; /* NULL: embedded defaults */
 	struct sts_config *config;
+	/* The config the listener, cache and resolver were built from: a
+	 * reload compares with it, as those parts keep its values. */
+	struct sts_config *boot;
 	struct sts_cache *cache;
 	struct sts_resolver *resolver;
 	struct server *server;
@@ -408,6 +411,74 @@ same_str(const char *a, const char *b)
 	       (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+static bool
+same_list(const struct sts_config_list *a, const struct sts_config_list *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!same_str(a->items[i], b->items[i]))
+			return false;
+	return true;
+}
+
+/* Append name to the list in buf ("a, b, c"). */
+static void
+note_key(char *buf, size_t cap, const char *name)
+{
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", name);
+}
+
+/*
+ * The keys whose new value a reload does not apply: the listener, the
+ * cache and the resolver are built once at start.  Saying "reloaded"
+ * while silently keeping, say, the old cache_grace would mislead.
+ */
+static void
+restart_only_changes(const struct sts_config *o, const struct sts_config *n,
+    char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	if (!same_str(n->host, o->host) || n->port != o->port ||
+	    !same_str(n->path, o->path) || n->mode != o->mode ||
+	    n->reuse_port != o->reuse_port ||
+	    !same_str(n->socket_owner, o->socket_owner) ||
+	    !same_str(n->socket_group, o->socket_group))
+		note_key(buf, cap, "listener (host, port, path, mode, ...)");
+	if (n->cache.type != o->cache.type ||
+	    !same_str(n->cache.filename, o->cache.filename) ||
+	    !same_str(n->cache.url, o->cache.url) ||
+	    !same_str(n->cache.password, o->cache.password) ||
+	    n->cache.cache_size != o->cache.cache_size ||
+	    n->cache.timeout_ms != o->cache.timeout_ms ||
+	    n->cache.socket_timeout_ms != o->cache.socket_timeout_ms)
+		note_key(buf, cap, "cache");
+	if (n->cache.negative_ttl_ms != o->cache.negative_ttl_ms)
+		note_key(buf, cap, "cache.options.negative_ttl");
+	if (n->cache_grace_ms != o->cache_grace_ms)
+		note_key(buf, cap, "cache_grace");
+	if (n->proactive_policy_fetching.enabled !=
+		o->proactive_policy_fetching.enabled ||
+	    n->proactive_policy_fetching.interval_ms !=
+		o->proactive_policy_fetching.interval_ms ||
+	    n->proactive_policy_fetching.concurrency_limit !=
+		o->proactive_policy_fetching.concurrency_limit)
+		note_key(buf, cap, "proactive_policy_fetching");
+	if (!same_list(&n->resolver, &o->resolver) ||
+	    n->dnssec != o->dnssec ||
+	    !same_str(n->trust_anchor_file, o->trust_anchor_file))
+		note_key(buf, cap, "resolver, dnssec, trust_anchor_file");
+	if (!same_str(n->ca_file, o->ca_file) ||
+	    !same_list(&n->connect_to, &o->connect_to))
+		note_key(buf, cap, "ca_file, connect_to");
+	if (n->metrics.enabled != o->metrics.enabled ||
+	    !same_str(n->metrics.host, o->metrics.host) ||
+	    n->metrics.port != o->metrics.port)
+		note_key(buf, cap, "metrics");
+}
+
 /* SIGHUP: a broken file keeps the running config (and says why). */
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
@@ -415,6 +486,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	struct daemon *dm = arg;
 	struct sts_config *fresh = NULL, *old = dm->config;
 	struct server_config sc;
+	char later[512];
 
 	(void)sig;
 	(void)what;
@@ -428,14 +500,12 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		    dm->config_path);
 		return;
 	}
-	if (!same_str(fresh->host, old->host) || fresh->port != old->port ||
-	    !same_str(fresh->path, old->path) ||
-	    fresh->cache.type != old->cache.type ||
-	    !same_str(fresh->cache.filename, old->cache.filename) ||
-	    !same_str(fresh->cache.url, old->cache.url))
+	restart_only_changes(dm->boot, fresh, later, sizeof(later));
+	if (later[0] != '\0')
 		sts_log(STS_LOG_WARN,
-		    "reload: listener and cache changes take effect at the "
-		    "next restart");
+		    "reload: changes to %s take effect at the next restart; "
+		    "the running values stay",
+		    later);
 	sc.max_connections = fresh->max_connections;
 	sc.idle_timeout_ms = fresh->idle_timeout_ms;
 	server_set_config(dm->server, &sc);
@@ -445,7 +515,8 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 				    : dm->postfix_version) >=
 	    STS_CONFIG_POSTFIX_VERSION(3, 10, 0);
 	dm->config = fresh;
-	sts_config_free(old);
+	if (old != dm->boot)
+		sts_config_free(old);
 	sts_log(STS_LOG_INFO, "reloaded %s", dm->config_path);
 }
 
@@ -602,6 +673,8 @@ teardown(struct daemon *dm)
 		event_free(dm->ev_drain);
 	if (dm->base)
 		event_base_free(dm->base);
+	if (dm->boot != dm->config)
+		sts_config_free(dm->boot);
 	sts_config_free(dm->config);
 }
 
@@ -634,6 +707,7 @@ main(int argc, char **argv)
 		sts_config_free(dm.config);
 		return 0;
 	}
+	dm.boot = dm.config;
 	status = run(&dm, &o);
 	teardown(&dm);
 	sts_log_close();

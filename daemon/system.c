@@ -102,7 +102,12 @@ system_drop_privileges(long uid, long gid, struct sts_diag *reterr_diag)
 unsigned
 system_postfix_version(void)
 {
-	FILE *p = popen("postconf -h mail_version 2>/dev/null", "r");
+	/*
+	 * -d: mail_version is compiled in and read-only, and without -d
+	 * postconf insists on reading main.cf, which a Postfix installed
+	 * but not yet configured (Debian's "No configuration") lacks.
+	 */
+	FILE *p = popen("postconf -dh mail_version 2>/dev/null", "r");
 	unsigned major = 0, minor = 0, patch = 0;
 	char line[64];
 

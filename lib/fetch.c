@@ -114,6 +114,7 @@ struct sts_fetch_req {
 	size_t len, cap;
 	int x509_err;
 	int x509_depth;
+	X509 *leaf; /* kept for the reason text, read only on failure */
 	bool sans_seen;
 	unsigned n_sans;  /* DNS names in the leaf */
 	unsigned n_shown; /* of which in sans[] */
@@ -413,10 +414,12 @@ on_verify(int ok, X509_STORE_CTX *sctx)
 
 	if (req == NULL)
 		return ok;
-	if (depth == 0 && !req->sans_seen) {
+	/* Decoding and printing the names costs on every handshake; most
+	 * succeed, so only a reference is taken here (see classify_x509). */
+	if (depth == 0 && req->leaf == NULL) {
 		X509 *cert = X509_STORE_CTX_get_current_cert(sctx);
-		if (cert != NULL)
-			take_sans(req, cert);
+		if (cert != NULL && X509_up_ref(cert) == 1)
+			req->leaf = cert;
 	}
 	if (!ok && req->x509_err == 0) {
 		req->x509_err = X509_STORE_CTX_get_error(sctx);
@@ -486,6 +489,8 @@ classify_x509(struct sts_fetch_req *req, struct sts_fetch_result *r)
 	switch (req->x509_err) {
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case 0:
+		if (!req->sans_seen && req->leaf != NULL)
+			take_sans(req, req->leaf);
 		if (req->n_sans == 0)
 			set_reason(r, STS_ETLS,
 			    "certificate is not valid for %s (it has no DNS "
@@ -716,6 +721,7 @@ req_free(struct sts_fetch_req *req)
 	req_release_easy(req, NULL);
 	if (req->ev != NULL)
 		event_free(req->ev);
+	X509_free(req->leaf);
 	free(req->body);
 	free(req);
 }

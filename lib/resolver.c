@@ -685,7 +685,8 @@ on_refresh_tick(evutil_socket_t fd, short what, void *arg)
 
 static int
 add_waiter(struct sts_resolver *res, struct domain_state *ds,
-    sts_resolver_cb *cb, void *arg, struct sts_resolver_req **ret_req)
+    unsigned timeout_ms, sts_resolver_cb *cb, void *arg,
+    struct sts_resolver_req **ret_req)
 {
 	struct sts_resolver_req *w = calloc(1, sizeof(*w));
 
@@ -695,10 +696,11 @@ add_waiter(struct sts_resolver *res, struct domain_state *ds,
 	w->ds = ds;
 	w->cb = cb;
 	w->arg = arg;
-	if (res->cfg.lookup_timeout_ms > 0) {
-		struct timeval tv = {
-		    (time_t)(res->cfg.lookup_timeout_ms / 1000),
-		    (suseconds_t)(res->cfg.lookup_timeout_ms % 1000) * 1000};
+	if (timeout_ms == 0)
+		timeout_ms = res->cfg.lookup_timeout_ms;
+	if (timeout_ms > 0) {
+		struct timeval tv = {(time_t)(timeout_ms / 1000),
+		    (suseconds_t)(timeout_ms % 1000) * 1000};
 
 		w->timer = evtimer_new(res->base, on_waiter_timeout, w);
 		if (w->timer == NULL) {
@@ -718,8 +720,8 @@ add_waiter(struct sts_resolver *res, struct domain_state *ds,
 
 int
 sts_resolver_lookup(struct sts_resolver *res, const char *domain,
-    struct sts_answer *ret_answer, sts_resolver_cb *cb, void *arg,
-    struct sts_resolver_req **ret_req)
+    unsigned timeout_ms, struct sts_answer *ret_answer, sts_resolver_cb *cb,
+    void *arg, struct sts_resolver_req **ret_req)
 {
 	int64_t now = now_of(res);
 	struct domain_state *ds;
@@ -793,7 +795,7 @@ sts_resolver_lookup(struct sts_resolver *res, const char *domain,
 			ds->work = WORK_RESOLVE;
 		}
 	}
-	return add_waiter(res, ds, cb, arg, ret_req);
+	return add_waiter(res, ds, timeout_ms, cb, arg, ret_req);
 }
 
 void

@@ -85,7 +85,7 @@ struct sts_resolver_config {
 	struct sts_cache *cache;     /* borrowed; required */
 	int64_t grace_s;             /* re-check the TXT id after this */
 	int64_t negative_ttl_s;      /* cache "no policy" this long; 0 off */
-	unsigned lookup_timeout_ms;  /* a waiter gets NOTFOUND after this */
+	unsigned lookup_timeout_ms;  /* default lookup timeout (zones may differ) */
 	bool proactive_refresh;
 	int64_t refresh_interval_s;  /* refresh used policies this often */
 	unsigned refresh_concurrency;
@@ -121,12 +121,13 @@ void sts_resolver_free(struct sts_resolver *res);
 /*
  * Look domain up (A-label, normalised).  STS_OK: *ret_answer holds the
  * answer now (from memory).  STS_RESOLVER_PENDING: cb will run once,
- * later, unless sts_resolver_cancel(*ret_req) comes first.  Errors
- * (no callback): STS_EINVAL, STS_ENOMEM.
+ * later, unless sts_resolver_cancel(*ret_req) comes first; at the latest
+ * after timeout_ms (0: the config's lookup_timeout_ms), with the answer
+ * known by then.  Errors (no callback): STS_EINVAL, STS_ENOMEM.
  */
 int sts_resolver_lookup(struct sts_resolver *res, const char *domain,
-    struct sts_answer *ret_answer, sts_resolver_cb *cb, void *arg,
-    struct sts_resolver_req **ret_req);
+    unsigned timeout_ms, struct sts_answer *ret_answer, sts_resolver_cb *cb,
+    void *arg, struct sts_resolver_req **ret_req);
 
 void sts_resolver_cancel(struct sts_resolver_req *req);
 
