@@ -30,6 +30,13 @@ is_address(const char *s, size_t len)
 		return true;
 	if (len >= sizeof(buf))
 		return false;
+	/* Without a ':' only digits and dots can be an address (IPv4):
+	 * ordinary names are told apart without inet_pton. */
+	if (memchr(s, ':', len) == NULL) {
+		for (size_t i = 0; i < len; i++)
+			if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+				return false;
+	}
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	return inet_pton(AF_INET, buf, addr) == 1 ||

@@ -570,6 +570,30 @@ warn_tlsrpt(const struct daemon *dm)
 		    dm->postfix_version ? "older" : "version unknown");
 }
 
+/*
+ * Two priorities: the socketmap events (server.c) run at 0, everything
+ * else (DNS, HTTPS, timers) at the default 1.  Between two lower-priority
+ * callbacks the loop looks at the sockets again, so a cached answer waits
+ * for at most one piece of TLS work, never for a batch of them.
+ */
+static struct event_base *
+new_event_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_max_dispatch_interval(ec, NULL, 1, 1);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (base != NULL && event_base_priority_init(base, 2) != 0) {
+		event_base_free(base);
+		base = NULL;
+	}
+	return base;
+}
+
 static int
 run(struct daemon *dm, const struct options *o)
 {
@@ -578,7 +602,7 @@ run(struct daemon *dm, const struct options *o)
 	long uid = -1, gid = -1;
 	int r;
 
-	if ((dm->base = event_base_new()) == NULL)
+	if ((dm->base = new_event_base()) == NULL)
 		return 1;
 	if (system_lookup_ids(o->user, o->group, &uid, &gid, &diag) !=
 	    STS_OK) {

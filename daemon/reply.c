@@ -41,13 +41,20 @@ puts_(struct reply_buf *b, const char *s)
 static void
 put_lower(struct reply_buf *b, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n && !b->overflow; i++) {
+	char *d;
+
+	if (b->overflow || b->len + n + 1 > b->cap) {
+		b->overflow = true;
+		return;
+	}
+	d = b->data + b->len;
+	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		put(b, &c, 1);
+		d[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 	}
+	b->len += n;
+	b->data[b->len] = '\0';
 }
 
 void

@@ -36,6 +36,14 @@ out:
 	return ok;
 }
 
+/* The label quoted for a message; made only when a message is due. */
+static const char *
+quoted(const char *label, size_t len, char q[80])
+{
+	sts_diag_quote(label, len, q, 80);
+	return q;
+}
+
 static int
 check_label(const char *label, size_t len, struct sts_diag *diag)
 {
@@ -45,12 +53,11 @@ check_label(const char *label, size_t len, struct sts_diag *diag)
 		sts_diag_set(diag, 0, "empty label (RFC 5321 §4.1.2)");
 		return STS_ESYNTAX;
 	}
-	sts_diag_quote(label, len, q, sizeof(q));
 	if (len > STS_LABEL_MAX) {
 		sts_diag_set(diag, 0,
 		    "label '%s' has %zu characters; at most %d allowed "
 		    "(RFC 1035 §2.3.4)",
-		    q, len, STS_LABEL_MAX);
+		    quoted(label, len, q), len, STS_LABEL_MAX);
 		return STS_ESYNTAX;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -60,7 +67,7 @@ check_label(const char *label, size_t len, struct sts_diag *diag)
 			sts_diag_set(diag, 0,
 			    "label '%s' is not ASCII; IDNs must be written as "
 			    "A-labels (RFC 8461 §3.2)",
-			    q);
+			    quoted(label, len, q));
 			return STS_ESYNTAX;
 		}
 		if (c == '*') {
@@ -73,20 +80,21 @@ check_label(const char *label, size_t len, struct sts_diag *diag)
 			sts_diag_set(diag, 0,
 			    "label '%s' has a character other than letters, "
 			    "digits and '-' (RFC 5321 §4.1.2)",
-			    q);
+			    quoted(label, len, q));
 			return STS_ESYNTAX;
 		}
 	}
 	if (label[0] == '-' || label[len - 1] == '-') {
 		sts_diag_set(diag, 0,
-		    "label '%s' starts or ends with '-' (RFC 5321 §4.1.2)", q);
+		    "label '%s' starts or ends with '-' (RFC 5321 §4.1.2)",
+		    quoted(label, len, q));
 		return STS_ESYNTAX;
 	}
-	if (len >= 4 && strncasecmp(label, "xn--", 4) == 0 &&
-	    !alabel_valid(label, len)) {
+	if (len >= 4 && label[2] == '-' && label[3] == '-' &&
+	    strncasecmp(label, "xn--", 4) == 0 && !alabel_valid(label, len)) {
 		sts_diag_set(diag, 0,
 		    "label '%s' is not a valid A-label (RFC 5890 §2.3.2.1)",
-		    q);
+		    quoted(label, len, q));
 		return STS_ESYNTAX;
 	}
 	return STS_OK;

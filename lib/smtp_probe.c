@@ -634,7 +634,7 @@ judge_certificate(struct sts_smtp_probe_req *req)
 	X509 *leaf = SSL_get0_peer_certificate(req->ssl);
 	unsigned flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
 			 X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
-	int err, depth;
+	int err, depth = 0;
 
 	if (leaf == NULL)
 		return;

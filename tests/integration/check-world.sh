@@ -133,7 +133,7 @@ item $G mx.cert_name pass
 item check-wrongname.example mx.cert_name fail "" mx.other.example
 item $G mx.cert_expiry pass
 item check-expired.example mx.cert_expiry fail "" 2020-02-01
-item check-expiring.example mx.cert_expiry warn "" "in 4 days"
+item check-expiring.example mx.cert_expiry warn "" "in 5 days"
 # -- RFC 8460 §3: TLS-RPT
 item $G tlsrpt.record pass
 item lf.example tlsrpt.record warn "" "MTA-STS is deployed"

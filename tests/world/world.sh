@@ -626,7 +626,7 @@ write_check() {
     issue "$W/ca" mx1.check-wrongname.example mx.other.example
     issue "$W/ca" mx1.check-expiring.example mx1.check-expiring.example \
         "$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)" \
-        "$(date -u -d '+5 days' +%Y%m%d%H%M%SZ)"
+        "$(date -u -d '+5 days 12 hours' +%Y%m%d%H%M%SZ)"
     openssl req -x509 -new -nodes -newkey ec \
         -pkeyopt ec_paramgen_curve:P-256 -days 30 \
         -subj /CN=mx1.check-selfsigned.example \
