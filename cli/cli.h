@@ -39,6 +39,10 @@ json_t *cli_json_error(int line, const char *message);
 int cli_read_file(const char *path, size_t max, char **ret_data,
     size_t *ret_len);
 
+/* An unsigned decimal in [min, max], digits only (no sign, no space). */
+bool cli_parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *ret);
+
 /* Name of the program for messages. */
 extern const char *cli_progname;
 

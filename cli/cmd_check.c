@@ -388,7 +388,7 @@ cmd_check(int argc, char **argv)
 			from_file = optarg;
 			break;
 		case 'n':
-			if (!collect_parse_uint(
+			if (!cli_parse_uint(
 				optarg, 1, CHECK_MAX_CONCURRENCY, &v))
 				goto usage;
 			run.concurrency = v;

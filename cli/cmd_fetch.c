@@ -319,22 +319,6 @@ fetch_usage(void)
 	    cli_progname);
 }
 
-static bool
-parse_uint(const char *s, unsigned long min, unsigned long max,
-    unsigned long *ret)
-{
-	char *end;
-	unsigned long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	v = strtoul(s, &end, 10);
-	if (*end != '\0' || v < min || v > max)
-		return false;
-	*ret = v;
-	return true;
-}
-
 int
 cmd_fetch(int argc, char **argv)
 {
@@ -367,12 +351,12 @@ cmd_fetch(int argc, char **argv)
 			run.json = true;
 			break;
 		case 'n':
-			if (!parse_uint(optarg, 1, 10000, &v))
+			if (!cli_parse_uint(optarg, 1, 10000, &v))
 				goto usage;
 			run.concurrency = v;
 			break;
 		case 't':
-			if (!parse_uint(optarg, 1, 3600, &timeout_s))
+			if (!cli_parse_uint(optarg, 1, 3600, &timeout_s))
 				goto usage;
 			break;
 		case 'r':

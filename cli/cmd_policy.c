@@ -295,7 +295,7 @@ policy_new(int argc, char **argv)
 			n_mx++;
 			break;
 		case 'a':
-			if (!collect_parse_uint(
+			if (!cli_parse_uint(
 				optarg, 0, STS_MAX_AGE_MAX, &max_age))
 				return POLICY_EXIT_USAGE;
 			break;
@@ -560,7 +560,7 @@ policy_enforce(int argc, char **argv)
 			force = true;
 			break;
 		case 'a':
-			if (!collect_parse_uint(
+			if (!cli_parse_uint(
 				optarg, 1, STS_MAX_AGE_MAX, &max_age))
 				return POLICY_EXIT_USAGE;
 			break;

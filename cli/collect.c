@@ -7,6 +7,7 @@
  * completion is delivered from a zero timer so that it never runs inside
  * collect_start().
  */
+#include "cli.h"
 #include "collect.h"
 
 #include <arpa/inet.h>
@@ -838,22 +839,6 @@ collector_dns(struct collector *col)
 
 /* ---- shared command-line knobs ------------------------------------------ */
 
-bool
-collect_parse_uint(
-    const char *s, unsigned long min, unsigned long max, unsigned long *ret)
-{
-	char *end;
-	unsigned long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	v = strtoul(s, &end, 10);
-	if (*end != '\0' || v < min || v > max)
-		return false;
-	*ret = v;
-	return true;
-}
-
 void
 collect_opts_init(struct collect_opts *o)
 {
@@ -903,18 +888,18 @@ collect_option(struct collect_opts *o, int c, const char *arg)
 		o->connect_to[o->cfg.fetch.n_connect_to++] = arg;
 		return 1;
 	case COLLECT_OPT_TIMEOUT:
-		if (!collect_parse_uint(arg, 1, 3600, &v))
+		if (!cli_parse_uint(arg, 1, 3600, &v))
 			return -1;
 		o->cfg.dns.timeout_ms = (unsigned)v * 1000;
 		o->cfg.fetch.timeout_ms = (unsigned)v * 1000;
 		return 1;
 	case COLLECT_OPT_SMTP_TIMEOUT:
-		if (!collect_parse_uint(arg, 1, 3600, &v))
+		if (!cli_parse_uint(arg, 1, 3600, &v))
 			return -1;
 		o->cfg.probe.timeout_ms = (unsigned)v * 1000;
 		return 1;
 	case COLLECT_OPT_SMTP_PORT:
-		if (!collect_parse_uint(arg, 1, 65535, &v))
+		if (!cli_parse_uint(arg, 1, 65535, &v))
 			return -1;
 		o->cfg.smtp_port = (unsigned)v;
 		return 1;

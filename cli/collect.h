@@ -80,10 +80,6 @@ void collect_opts_init(struct collect_opts *o);
 /* 1: option handled; 0: not one of ours; -1: bad value. */
 int collect_option(struct collect_opts *o, int c, const char *arg);
 
-/* Parse an unsigned decimal in [min, max]. */
-bool collect_parse_uint(
-    const char *s, unsigned long min, unsigned long max, unsigned long *ret);
-
 /* The facts of one domain and the storage they point into. */
 struct collected;
 

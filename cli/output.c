@@ -58,3 +58,19 @@ fail:
 		fclose(f);
 	return -1;
 }
+
+bool
+cli_parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v < min || v > max)
+		return false;
+	*ret = v;
+	return true;
+}
