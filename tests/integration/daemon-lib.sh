@@ -260,3 +260,48 @@ log_has() { grep -qE -- "$2" "${D_LOG[$1]}"; }
 
 # log_count_is NAME REGEX N: exactly N lines match.
 log_count_is() { [ "$(grep -cE -- "$2" "${D_LOG[$1]}")" = "$3" ]; }
+
+# ---------------------------------------------------------------------------
+# run_in_netns NAME-PREFIX RESOLV-OPTIONS: outside a namespace, make one
+# (loopback only; /etc/netns/NS/resolv.conf "nameserver 127.0.0.1" with the
+# given options), run this script again inside it, clean up, and exit with
+# its status.  Inside the namespace (MTASTS_NETNS set) it returns at once.
+# The inner run keeps its files under ours (T_PARENT), so whatever happens
+# to it, removing our directory removes them.
+run_in_netns() {
+    [ -n "${MTASTS_NETNS:-}" ] && return 0
+    NS=$1-$$
+    INNER=""
+    ip netns add "$NS" 2>"$T_DIR/netns.err" ||
+        skip "cannot create a network namespace: $(cat "$T_DIR/netns.err")"
+    netns_cleanup() {
+        local p
+        # the inner run stops what it started; give it the time to
+        if [ -n "$INNER" ] && kill -TERM "$INNER" 2>/dev/null; then
+            for _ in $(seq 200); do
+                kill -0 "$INNER" 2>/dev/null || break
+                sleep 0.1
+            done
+        fi
+        for p in $(ip netns pids "$NS" 2>/dev/null); do
+            kill -KILL "$p" 2>/dev/null
+        done
+        ip netns del "$NS" 2>/dev/null
+        rm -rf "/etc/netns/$NS"
+    }
+    on_exit netns_cleanup
+    mkdir -p "/etc/netns/$NS"
+    printf 'nameserver 127.0.0.1\noptions %s\n' "$2" >"/etc/netns/$NS/resolv.conf"
+    printf '127.0.0.1 localhost\n127.0.0.2 sender.localdomain\n' >"/etc/netns/$NS/hosts"
+    # in the background, so that a signal to us is handled at once
+    ip netns exec "$NS" env MTASTS_NETNS="$NS" T_PARENT="$T_DIR" \
+        bash "$0" "$MTA_STSD" "$MTA_STS" "$SRCDIR" &
+    INNER=$!
+    wait "$INNER"
+    rc=$?
+    INNER=""
+    # nothing of ours may outlive the test inside the namespace
+    left=$(ip netns pids "$NS" 2>/dev/null | tr '\n' ' ')
+    [ -z "$left" ] || { echo "FAIL: processes left in $NS: $left" >&2; rc=1; }
+    exit "$rc"
+}

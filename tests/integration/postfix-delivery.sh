@@ -41,44 +41,7 @@ need curl curl
 
 # ---------------------------------------------------------------------------
 # Outside: make the namespace, run this script again inside it, clean up.
-# The inner run keeps its files under ours (T_PARENT), so whatever happens
-# to it, removing our directory removes them.
-if [ -z "${MTASTS_NETNS:-}" ]; then
-    NS=mtasts-$$
-    INNER=""
-    ip netns add "$NS" 2>"$T_DIR/netns.err" ||
-        skip "cannot create a network namespace: $(cat "$T_DIR/netns.err")"
-    netns_cleanup() {
-        local p
-        # the inner run stops what it started; give it the time to
-        if [ -n "$INNER" ] && kill -TERM "$INNER" 2>/dev/null; then
-            for _ in $(seq 200); do
-                kill -0 "$INNER" 2>/dev/null || break
-                sleep 0.1
-            done
-        fi
-        for p in $(ip netns pids "$NS" 2>/dev/null); do
-            kill -KILL "$p" 2>/dev/null
-        done
-        ip netns del "$NS" 2>/dev/null
-        rm -rf "/etc/netns/$NS"
-    }
-    on_exit netns_cleanup
-    mkdir -p "/etc/netns/$NS"
-    printf 'nameserver 127.0.0.1\noptions attempts:2 timeout:2\n' >"/etc/netns/$NS/resolv.conf"
-    printf '127.0.0.1 localhost\n127.0.0.2 sender.localdomain\n' >"/etc/netns/$NS/hosts"
-    # in the background, so that a signal to us is handled at once
-    ip netns exec "$NS" env MTASTS_NETNS="$NS" T_PARENT="$T_DIR" \
-        bash "$0" "$MTA_STSD" "$MTA_STS" "$SRCDIR" &
-    INNER=$!
-    wait "$INNER"
-    rc=$?
-    INNER=""
-    # nothing of ours may outlive the test inside the namespace
-    left=$(ip netns pids "$NS" 2>/dev/null | tr '\n' ' ')
-    [ -z "$left" ] || { echo "FAIL: processes left in $NS: $left" >&2; rc=1; }
-    exit "$rc"
-fi
+run_in_netns mtasts "attempts:2 timeout:2"
 
 # ---------------------------------------------------------------------------
 # Inside the namespace.
