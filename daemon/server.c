@@ -43,6 +43,17 @@
 #define OUT_HIGH_WATER (4 * STS_SOCKMAP_MAX_REPLY)
 /* Socketmap events: ahead of DNS and HTTPS work (see the top). */
 #define SERVER_PRIORITY 0
+/*
+ * Fairness.  Strict priorities alone would let clients that keep every
+ * connection busy with cached lookups starve the discoveries.  While
+ * requests come in, a one-shot probe timer runs at the lowest priority:
+ * it can only fire when the lower-priority queue gets a turn.  If it is
+ * overdue by FAIR_STARVE_MS the connections pause until that queue has
+ * run.  Under any load the loop can keep up with, the probe fires in
+ * time and nothing pauses.
+ */
+#define FAIR_PROBE_MS  20
+#define FAIR_STARVE_MS 100
 
 struct listener {
 	int fd;
@@ -60,6 +71,10 @@ struct server {
 	size_t n_listeners;
 	struct server_conn *conns;
 	const struct timeval *idle_tv; /* common timeout, NULL: none */
+	/* fairness: both events run at the lowest priority */
+	struct event *ev_probe, *ev_resume;
+	bool probing, yielding;
+	int64_t probe_armed_ms;
 	struct server_stats stats;
 	char reply[STS_SOCKMAP_MAX_REPLY];
 };
@@ -70,6 +85,7 @@ struct server_conn {
 	int fd;
 	struct event *ev_read, *ev_write, *ev_idle;
 	bool reading, writing, pending, closing;
+	bool paused; /* reading stopped for fairness until on_resume */
 	int64_t active_ms; /* last request read (coarse monotonic clock) */
 	void *data; /* the lookup service's, while a lookup is pending */
 	struct sts_netstring_decoder dec;
@@ -80,6 +96,25 @@ struct server_conn {
 };
 
 static void conn_process(struct server_conn *c);
+
+/* See FAIR_STARVE_MS. */
+static void
+check_fairness(struct server *srv, int64_t now_ms)
+{
+	if (srv->ev_probe == NULL || srv->yielding)
+		return;
+	if (!srv->probing) {
+		struct timeval tv = {0, FAIR_PROBE_MS * 1000};
+
+		srv->probing = true;
+		srv->probe_armed_ms = now_ms;
+		event_add(srv->ev_probe, &tv);
+	} else if (now_ms - srv->probe_armed_ms >
+		   FAIR_PROBE_MS + FAIR_STARVE_MS) {
+		srv->yielding = true;
+		event_active(srv->ev_resume, EV_TIMEOUT, 0);
+	}
+}
 
 /* Cheap and coarse (a few ms): good enough for idle timeouts. */
 static int64_t
@@ -284,6 +319,12 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	(void)what;
+	if (c->srv->yielding) {
+		/* the lower-priority queue's turn first (fairness) */
+		set_reading(c, false);
+		c->paused = true;
+		return;
+	}
 	n = read(fd, c->in, sizeof(c->in));
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 			 errno == EINTR))
@@ -295,7 +336,37 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	c->in_off = 0;
 	c->in_len = (size_t)n;
 	c->active_ms = coarse_now_ms(); /* for on_idle */
+	check_fairness(c->srv, c->active_ms);
 	conn_process(c);
+}
+
+/* The probe fired: the lower-priority queue is getting its turns. */
+static void
+on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	srv->probing = false;
+}
+
+/* The lower-priority queue had its turn: read again. */
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	srv->yielding = false;
+	for (struct server_conn *c = srv->conns; c != NULL; c = c->next) {
+		if (!c->paused)
+			continue;
+		c->paused = false;
+		set_reading(c, !c->pending && c->in_off == c->in_len &&
+				   c->out_len < OUT_HIGH_WATER);
+	}
 }
 
 static void
@@ -524,6 +595,22 @@ server_new(struct event_base *base, const struct server_config *cfg,
 	srv->ops = ops;
 	srv->svc = svc;
 	set_idle_timeout(srv);
+	/* Fairness needs a priority below ours; with one, there is none. */
+	if (event_base_get_npriorities(base) > 1) {
+		int lowest = event_base_get_npriorities(base) - 1;
+
+		srv->ev_probe = evtimer_new(base, on_probe, srv);
+		srv->ev_resume = event_new(base, -1, 0, on_resume, srv);
+		if (srv->ev_probe == NULL || srv->ev_resume == NULL ||
+		    event_priority_set(srv->ev_probe, lowest) != 0 ||
+		    event_priority_set(srv->ev_resume, lowest) != 0) {
+			if (srv->ev_probe != NULL)
+				event_free(srv->ev_probe);
+			if (srv->ev_resume != NULL)
+				event_free(srv->ev_resume);
+			srv->ev_probe = srv->ev_resume = NULL;
+		}
+	}
 	*ret_server = srv;
 	return STS_OK;
 }
@@ -570,5 +657,9 @@ server_free(struct server *srv)
 	server_stop_listening(srv);
 	while (srv->conns)
 		conn_close(srv->conns);
+	if (srv->ev_resume != NULL) {
+		event_free(srv->ev_probe);
+		event_free(srv->ev_resume);
+	}
 	free(srv);
 }
