@@ -123,7 +123,9 @@ render(struct lookup_service *svc, const struct sts_answer *a,
 		    "reply='%.60s'%s%s",
 		    a->domain, a->id ? a->id : "-",
 		    a->policy ? sts_mode_name(a->policy->mode) : "-",
-		    sts_dane_status_name(a->dane), (int)a->source, out->data,
+		    zone->dane == STS_CONFIG_DANE_OFF ? "off"
+					       : sts_dane_status_name(a->dane),
+		    (int)a->source, out->data,
 		    a->reason[0] ? " why=" : "", a->reason);
 }
 
