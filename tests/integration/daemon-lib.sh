@@ -305,3 +305,23 @@ run_in_netns() {
     [ -z "$left" ] || { echo "FAIL: processes left in $NS: $left" >&2; rc=1; }
     exit "$rc"
 }
+
+# start_sender_postfix [MAIN.CF-SETTING...]: the sending Postfix of the
+# delivery tests, on 127.0.0.2, asking mta-stsd on $PORT, trusting the
+# world's CA; extra settings are appended.  Sets PF, MAILLOG, PFCONF.
+start_sender_postfix() {
+    PF=$T_DIR/pf
+    "$INSTANCE" create "$PF" smtpd_listen=127.0.0.2:25 \
+        "inet_interfaces = 127.0.0.2" \
+        "smtp_tls_security_level = may" \
+        "smtp_tls_policy_maps = socketmap:inet:127.0.0.1:$PORT:postfix" \
+        "smtp_tls_CAfile = $WORLD_CA" \
+        "smtp_address_preference = ipv4" \
+        "$@" \
+        >"$T_DIR/pf-create.log" 2>&1 || fail "postfix instance: $(cat "$T_DIR/pf-create.log")"
+    on_exit "'$INSTANCE' stop '$PF'"
+    "$INSTANCE" start "$PF" >"$T_DIR/pf-start.log" 2>&1 || fail "postfix start: $(cat "$T_DIR/pf-start.log")"
+    MAILLOG=$PF/maillog
+    PFCONF=$PF/conf
+    say "postfix $(postconf -dh mail_version) running from $PFCONF"
+}

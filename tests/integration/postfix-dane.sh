@@ -197,22 +197,10 @@ ok "mta-stsd: OK dane-only for dane-ok and dane-mismatch, MTA-STS for lf; dane o
 # connection log the same "Verified TLS connection established" line;
 # level 2 adds "DNSSEC-signed TLSA record: ..." and "Matched DANE EE
 # certificate at depth 0: ...", the proof that DANE did the verifying.
-PF=$T_DIR/pf
-"$INSTANCE" create "$PF" smtpd_listen=127.0.0.2:25 \
-    "inet_interfaces = 127.0.0.2" \
+start_sender_postfix \
     "smtp_dns_support_level = dnssec" \
     "dnssec_probe = ns:example." \
-    "smtp_tls_security_level = may" \
-    "smtp_tls_policy_maps = socketmap:inet:127.0.0.1:$PORT:postfix" \
-    "smtp_tls_CAfile = $WORLD_CA" \
-    "smtp_tls_loglevel = 2" \
-    "smtp_address_preference = ipv4" \
-    >"$T_DIR/pf-create.log" 2>&1 || fail "postfix instance: $(cat "$T_DIR/pf-create.log")"
-on_exit "'$INSTANCE' stop '$PF'"
-"$INSTANCE" start "$PF" >"$T_DIR/pf-start.log" 2>&1 || fail "postfix start: $(cat "$T_DIR/pf-start.log")"
-MAILLOG=$PF/maillog
-PFCONF=$PF/conf
-say "postfix $(postconf -dh mail_version) running from $PFCONF"
+    "smtp_tls_loglevel = 2"
 
 show_postfix() {
     echo "---- tail of $MAILLOG"

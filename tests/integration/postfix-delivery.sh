@@ -100,20 +100,8 @@ start_daemon d "$T_DIR/d.yml"
 expect_reply postfix lf.example "OK secure match=mx1.lf.example servername=hostname"
 
 # The sending Postfix.
-PF=$T_DIR/pf
-"$INSTANCE" create "$PF" smtpd_listen=127.0.0.2:25 \
-    "inet_interfaces = 127.0.0.2" \
-    "smtp_tls_security_level = may" \
-    "smtp_tls_policy_maps = socketmap:inet:127.0.0.1:$PORT:postfix" \
-    "smtp_tls_CAfile = $WORLD_CA" \
-    "smtp_tls_loglevel = 1" \
-    "smtp_address_preference = ipv4" \
-    >"$T_DIR/pf-create.log" 2>&1 || fail "postfix instance: $(cat "$T_DIR/pf-create.log")"
-on_exit "'$INSTANCE' stop '$PF'"
-"$INSTANCE" start "$PF" >"$T_DIR/pf-start.log" 2>&1 || fail "postfix start: $(cat "$T_DIR/pf-start.log")"
-MAILLOG=$PF/maillog
-PFCONF=$PF/conf
-say "postfix $(postconf -dh mail_version) running from $PFCONF"
+start_sender_postfix \
+    "smtp_tls_loglevel = 1"
 
 # Show the Postfix log when something fails.
 show_postfix() {
