@@ -45,6 +45,15 @@
 
 /* Debian's dns-root-data: the root KSKs as DNSKEY records. */
 #define DEFAULT_ROOT_KEY "/usr/share/dns/root.key"
+/*
+ * libunbound's own message and RRset caches (4 MiB each by default) sit
+ * behind our policy and DANE caches and in front of the resolver we
+ * always forward to, which caches too: the answers we need again are
+ * already kept by the callers for their TTLs.  Small caches keep the
+ * daemon small (doc/PERFORMANCE.md, "RSS").
+ */
+#define UB_MSG_CACHE_SIZE   "256k"
+#define UB_RRSET_CACHE_SIZE "256k"
 
 /* ub_resolve_event's security values. */
 #define UB_SEC_INSECURE 0
@@ -984,7 +993,11 @@ sts_dns_new(struct event_base *base, const struct sts_dns_config *cfg,
 
 	snprintf(range, sizeof(range), "%d", STS_DNS_OUTGOING_RANGE);
 	if ((err = set_option(
-		 dns->ub, "outgoing-range:", range, reterr_diag)) != STS_OK)
+		 dns->ub, "outgoing-range:", range, reterr_diag)) != STS_OK ||
+	    (err = set_option(dns->ub, "msg-cache-size:", UB_MSG_CACHE_SIZE,
+		 reterr_diag)) != STS_OK ||
+	    (err = set_option(dns->ub, "rrset-cache-size:",
+		 UB_RRSET_CACHE_SIZE, reterr_diag)) != STS_OK)
 		goto fail;
 	if (cfg->dnssec) {
 		/* keep why_bogus texts (val-log-level 2) but do not log */

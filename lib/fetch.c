@@ -51,6 +51,17 @@
 #define POLICY_PREFIX  "mta-sts."
 #define POLICY_PATH    "/.well-known/mta-sts.txt"
 #define CA_CACHE_S     86400L
+/*
+ * libcurl's DNS cache only carries the addresses we pin per request
+ * (CURLOPT_RESOLVE, resolved by us a moment before); entries are read
+ * when the transfer starts, in the call that adds it.  The default 60 s
+ * would keep one entry per distinct policy host fetched in the last
+ * minute (~400 bytes each).
+ */
+#define DNS_CACHE_S    5L
+/* Receive buffer per transfer (libcurl's default: 16 KiB); bodies are
+ * small and at most STS_POLICY_MAX_BYTES, read in as many calls. */
+#define RECV_BUFFER    4096L
 #define BODY_FIRST_CAP 4096
 #define SAN_TEXT_MAX   160 /* > SAN_NAME_SHOWN: one name always fits */
 #define SAN_NAME_SHOWN 100
@@ -87,6 +98,9 @@ struct sts_fetch {
 	bool global_init;
 	struct sts_fetch_req *reqs; /* callback not yet run */
 	struct sock *socks;
+	/* "-host:port" for the pinned addresses of finished transfers:
+	 * the next request removes them from libcurl's DNS cache. */
+	struct curl_slist *forget;
 };
 
 enum stop {
@@ -699,14 +713,44 @@ req_unlink(struct sts_fetch_req *req)
 	req->fetch = NULL;
 }
 
-/* Detach the transfer from libcurl and free its easy handle. */
+/*
+ * libcurl keeps a CURLOPT_RESOLVE entry in the multi handle's DNS cache
+ * after the transfer, and 7.88 prunes stale ones only when the same
+ * name is looked up again: one entry per policy host ever fetched,
+ * ~300 bytes each, for the life of the daemon.  Queue "-host:port" for
+ * the next request, whose list libcurl reads when it starts (a transfer
+ * that started already holds its own reference to the entry).
+ */
 static void
-req_release_easy(struct sts_fetch_req *req, CURLM *multi)
+forget_pinned(struct sts_fetch *f, const struct curl_slist *resolve)
+{
+	for (; resolve != NULL; resolve = resolve->next) {
+		/* "+host:port:addrs" -> "-host:port" */
+		const char *host = resolve->data + 1;
+		const char *colon = strchr(host, ':');
+		const char *end = colon ? strchr(colon + 1, ':') : NULL;
+		char entry[STS_DOMAIN_MAX + 16];
+		struct curl_slist *nl;
+
+		if (end == NULL || (size_t)(end - host) >= sizeof(entry) - 2)
+			continue;
+		snprintf(entry, sizeof(entry), "-%.*s", (int)(end - host), host);
+		if ((nl = curl_slist_append(f->forget, entry)) != NULL)
+			f->forget = nl;
+	}
+}
+
+/* Detach the transfer from libcurl and free its easy handle; f is NULL
+ * when the context is going away. */
+static void
+req_release_easy(struct sts_fetch_req *req, struct sts_fetch *f)
 {
 	if (req->easy == NULL)
 		return;
-	if (multi != NULL)
-		(void)curl_multi_remove_handle(multi, req->easy);
+	if (f != NULL) {
+		(void)curl_multi_remove_handle(f->multi, req->easy);
+		forget_pinned(f, req->resolve);
+	}
 	curl_easy_cleanup(req->easy);
 	req->easy = NULL;
 	curl_slist_free_all(req->resolve);
@@ -759,7 +803,7 @@ check_done(struct sts_fetch *f)
 		/* before curl_multi_remove_handle(), which forgets the
 		 * would-be redirect URL */
 		finish(req, code);
-		req_release_easy(req, f->multi);
+		req_release_easy(req, f);
 		req->done = true;
 		event_active(req->ev, EV_TIMEOUT, 1);
 	}
@@ -929,11 +973,13 @@ sts_fetch_policy(struct sts_fetch *fetch, const char *policy_domain,
 	}
 	if (n_addrs > 0 && !fetch->proxied) {
 		/*
-		 * When connect_to keeps the host name but changes the port,
-		 * libcurl looks up host:newport: pin that too.
+		 * Removals first (forget_pinned), then this request's own
+		 * entries.  When connect_to keeps the host name but changes
+		 * the port, libcurl looks up host:newport: pin that too.
 		 */
 		req->resolve = add_resolve(
-		    NULL, req->host, POLICY_PORT, addrs, n_addrs, &fail);
+		    fetch->forget, req->host, POLICY_PORT, addrs, n_addrs, &fail);
+		fetch->forget = NULL;
 		if (port != POLICY_PORT && !fail &&
 		    (cto == NULL || cto->chost[0] == '\0'))
 			req->resolve = add_resolve(req->resolve, req->host,
@@ -985,7 +1031,7 @@ sts_fetch_cancel(struct sts_fetch_req *req)
 	if (req == NULL)
 		return;
 	if (req->fetch != NULL)
-		req_release_easy(req, req->fetch->multi);
+		req_release_easy(req, req->fetch);
 	req_unlink(req);
 	req_free(req);
 }
@@ -1203,6 +1249,8 @@ sts_fetch_new(struct event_base *base, const struct sts_fetch_config *cfg,
 	    (curl_off_t)STS_POLICY_MAX_BYTES);
 	SETOPT(f->tmpl, CURLOPT_WRITEFUNCTION, on_write);
 	SETOPT(f->tmpl, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(f->tmpl, CURLOPT_DNS_CACHE_TIMEOUT, DNS_CACHE_S);
+	SETOPT(f->tmpl, CURLOPT_BUFFERSIZE, RECV_BUFFER);
 	/* one connection per fetch: no stale SSL_CTX app data, no idle fds */
 	SETOPT(f->tmpl, CURLOPT_FORBID_REUSE, 1L);
 	SETOPT(f->tmpl, CURLOPT_HTTPHEADER, f->headers);
@@ -1240,6 +1288,7 @@ sts_fetch_free(struct sts_fetch *fetch)
 		event_free(fetch->timer);
 	curl_slist_free_all(fetch->connect_to);
 	curl_slist_free_all(fetch->headers);
+	curl_slist_free_all(fetch->forget);
 	free(fetch->cto);
 	if (fetch->global_init)
 		curl_global_cleanup();

@@ -47,15 +47,25 @@ struct domain_state {
 	enum work work;
 	bool refreshing; /* counted in n_refreshing */
 	struct sts_resolver_req *waiters;
-	/* what the waiters get when all their work is done */
+	/*
+	 * What the waiters get when all their work is done.  Reasons point
+	 * to static text or to the owned copy beside them; a copy is made
+	 * only for a discovery's or DANE check's own words and replaced
+	 * only from their callbacks, never during a lookup, so an answer
+	 * handed to a callback stays valid while a nested lookup runs.
+	 * (Two inline buffers cost 256 bytes per domain: most of the
+	 * table, with nearly all of them empty.)
+	 */
 	enum sts_answer_source wait_source;
-	char wait_reason[128];
+	const char *wait_reason;
+	char *wait_text;
 	/* RFC 7672 state, cached for the TTLs of its answers */
 	struct sts_dane_req *dane_req;
 	enum sts_dane_status dane;
 	bool dane_known;
 	int64_t dane_expires, dane_refresh_at;
-	char dane_reason[128];
+	const char *dane_reason;
+	char *dane_text;
 	char domain[];
 };
 
@@ -79,6 +89,27 @@ struct sts_resolver {
 	struct sts_resolver_stats stats;
 	bool dane; /* cfg.dane and a validating resolver */
 };
+
+/*
+ * Point *reason at a copy of text kept in *owned (freeing the previous
+ * copy), or at "" when there is none or no memory for one.
+ */
+static void
+keep_text(const char **reason, char **owned, const char *text)
+{
+	free(*owned);
+	*owned = text != NULL && text[0] != '\0' ? strdup(text) : NULL;
+	*reason = *owned != NULL ? *owned : "";
+}
+
+static void
+free_state(struct domain_state *ds)
+{
+	sts_policy_free(ds->policy);
+	free(ds->wait_text);
+	free(ds->dane_text);
+	free(ds);
+}
 
 static int64_t
 now_of(const struct sts_resolver *res)
@@ -184,8 +215,7 @@ remove_state(struct sts_resolver *res, struct domain_state *ds)
 		pp = &(*pp)->hnext;
 	*pp = ds->hnext;
 	lru_unlink(res, ds);
-	sts_policy_free(ds->policy);
-	free(ds);
+	free_state(ds);
 	res->n_domains--;
 }
 
@@ -216,6 +246,7 @@ add_state(struct sts_resolver *res, const char *domain)
 		return NULL;
 	memcpy(ds->domain, domain, len + 1);
 	ds->res = res;
+	ds->wait_reason = ds->dane_reason = "";
 	if (res->n_domains >= res->n_buckets)
 		grow(res);
 	k = hash(domain) & (res->n_buckets - 1);
@@ -382,6 +413,7 @@ maybe_answer(struct sts_resolver *res, struct domain_state *ds)
 		w->cb(&a, w->arg);
 		free_waiter(w);
 	}
+	keep_text(&ds->wait_reason, &ds->wait_text, NULL);
 }
 
 /* The MTA-STS part of the waiters' answer is known. */
@@ -390,8 +422,7 @@ answer_waiters(struct sts_resolver *res, struct domain_state *ds,
     enum sts_answer_source source, const char *reason)
 {
 	ds->wait_source = source;
-	snprintf(ds->wait_reason, sizeof(ds->wait_reason), "%.*s",
-	    (int)sizeof(ds->wait_reason) - 1, reason ? reason : "");
+	keep_text(&ds->wait_reason, &ds->wait_text, reason);
 	maybe_answer(res, ds);
 }
 
@@ -622,8 +653,7 @@ on_dane(const struct sts_dane_result *r, void *arg)
 	ds->dane_expires = now + (int64_t)r->ttl;
 	/* refresh in the background during the last tenth of the TTL */
 	ds->dane_refresh_at = ds->dane_expires - (int64_t)r->ttl / 10;
-	snprintf(ds->dane_reason, sizeof(ds->dane_reason), "%.*s",
-	    (int)sizeof(ds->dane_reason) - 1, r->reason);
+	keep_text(&ds->dane_reason, &ds->dane_text, r->reason);
 	if (r->status == STS_DANE_APPLIES)
 		res->stats.dane_applies++;
 	else if (r->status == STS_DANE_FAILED)
@@ -648,8 +678,7 @@ start_dane(struct sts_resolver *res, struct domain_state *ds, int64_t now)
 	ds->dane = STS_DANE_FAILED;
 	ds->dane_known = true;
 	ds->dane_expires = ds->dane_refresh_at = now + STS_DANE_MIN_TTL;
-	snprintf(ds->dane_reason, sizeof(ds->dane_reason),
-	    "DANE check could not start");
+	ds->dane_reason = "DANE check could not start";
 	return false;
 }
 
@@ -763,12 +792,11 @@ sts_resolver_lookup(struct sts_resolver *res, const char *domain,
 		res->stats.negative_hits++;
 		act = STS_SERVE_CACHED; /* the cached answer is "none" */
 		ds->wait_source = STS_SOURCE_NEGATIVE;
-		snprintf(ds->wait_reason, sizeof(ds->wait_reason), "%s",
-		    ds->negative_reason);
+		ds->wait_reason = ds->negative_reason;
 	} else if (act != STS_RESOLVE) {
 		res->stats.cache_hits++;
 		ds->wait_source = STS_SOURCE_CACHE;
-		ds->wait_reason[0] = '\0';
+		ds->wait_reason = "";
 	}
 	if (act != STS_RESOLVE && !dane_due) {
 		fill_answer(ds, now, ds->wait_source, ds->wait_reason,
@@ -881,8 +909,7 @@ sts_resolver_free(struct sts_resolver *res)
 			sts_discover_cancel(ds->inflight);
 			sts_cache_cancel(ds->store_req);
 			sts_dane_cancel(ds->dane_req);
-			sts_policy_free(ds->policy);
-			free(ds);
+			free_state(ds);
 		}
 	}
 	free(res->buckets);
