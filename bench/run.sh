@@ -18,6 +18,8 @@
 #   BENCH_PIN=0      do not pin (default: servers on CPU 0, load generator
 #                    on CPU 1, for the warm measurements only)
 #   BENCH_PEER=0     skip postfix-mta-sts-resolver
+#   BENCH_PARTS="warm cold storm rss"  the parts to run (default: all; the
+#                    table reports only what ran)
 #
 # Needs root (network namespace), unbound, nginx, openssl, drill, curl,
 # GNU time, and for the peer: apt-get install postfix-mta-sts-resolver
@@ -103,6 +105,8 @@ fi
 [ "$CROUNDS" -le 3 ] || die "BENCH_COLD_ROUNDS is at most 3 (names for more are not in the world)"
 PIN=${BENCH_PIN:-1}
 PEER=${BENCH_PEER:-1}
+PARTS=" ${BENCH_PARTS:-warm cold storm rss} "
+part() { [[ $PARTS == *" $1 "* ]]; }
 NCPU=$(nproc)
 [ "$NCPU" -ge 2 ] || PIN=0
 if [ "$PEER" = 1 ] && [ ! -x /usr/bin/mta-sts-daemon ]; then
@@ -183,7 +187,8 @@ ca_file: $BENCH_CA
 default_zone:
   timeout: 4
 EOF
-    "$DAEMON" -c "$T/conf/$1.yml" >"$T/log/$1.log" 2>&1 &
+    # shellcheck disable=SC2086  # BENCH_WRAP: a profiler command line, or empty
+    ${BENCH_WRAP:-} "$DAEMON" -c "$T/conf/$1.yml" >"$T/log/$1.log" 2>&1 &
     printf -v "PID_$1" %s "$!"
     PIDS="$PIDS $!"
     wait_port "$2" "$!" "$1"
@@ -240,13 +245,16 @@ res "machine cpus=$NCPU model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 # names nobody (unbound included) has looked up yet; storms: closed loop
 # 13000-13999 (ours) and 14000-14999 (peer), paced 15000-15999 (ours) and
 # 16000-16999 (peer); the RSS daemons, fresh processes, 0-9999.
+if part warm || part cold || part storm; then
 start_ours ours 8461 20000
 [ "$PEER" = 1 ] && start_peer peer 8462 20000
 "$BIN/trivial-server" -p 7001 >"$T/log/trivial.log" 2>&1 &
 PID_trivial=$!
 PIDS="$PIDS $!"
 wait_port 7001 "$PID_trivial" trivial
+fi
 
+if part warm || part storm; then
 echo "== filling the warm set (d0-d999) =="
 line=$(fill 8461 0 1000)
 res "fill server=ours $line"
@@ -257,7 +265,10 @@ if [ "$PEER" = 1 ]; then
     [ "$(field "$line" ok)" = 1000 ] || echo "warning: peer filled $(field "$line" ok)/1000" >&2
 fi
 
+fi
+
 # ---- 1. warm -------------------------------------------------------------------
+if part warm; then
 echo "== warm: $ROUNDS round(s) x ${SECS}s per server and K =="
 SERVERS="trivial:7001 ours:8461"
 [ "$PEER" = 1 ] && SERVERS="$SERVERS peer:8462"
@@ -283,7 +294,10 @@ for r in $(seq "$ROUNDS"); do
     done
 done
 
+fi
+
 # ---- 2. cold ---------------------------------------------------------------------
+if part cold; then
 echo "== cold: 1000 uncached domains, 50 at a time, $CROUNDS round(s) =="
 urls() { # FIRST END -> curl config
     local i
@@ -330,7 +344,10 @@ for r in $(seq 0 $((CROUNDS - 1))); do
     fi
 done
 
+fi
+
 # ---- 3. warm during a cold storm ---------------------------------------------------
+if part storm; then
 echo "== warm K=8 during a cold storm =="
 # The warm side runs closed loop (as fast as the daemon answers, which
 # leaves the storm only what the warm load does not take), then paced at
@@ -358,7 +375,10 @@ storm ours 8461 13000 closed
 storm ours 8461 15000 paced
 [ "$PEER" = 1 ] && storm peer 8462 16000 paced
 
+fi
+
 # ---- 4. peak RSS with 10 000 cached policies ----------------------------------------
+if part rss; then
 echo "== RSS: 10000 cached policies =="
 rss_of() { # NAME PID PORT
     local hwm0 line check hwm rss
@@ -380,6 +400,8 @@ rss_of ours "$PID_oursrss" 8463
 if [ "$PEER" = 1 ]; then
     start_peer peerrss 8464 10000
     rss_of peer "$PID_peerrss" 8464
+fi
+
 fi
 
 # ---- report -----------------------------------------------------------------------------
