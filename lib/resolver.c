@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "mtasts/decide.h"
 #include "mtasts/resolver.h"
+#include "mtasts/worker.h"
 
 /* How often the proactive refresh looks for due policies. */
 #define REFRESH_TICK_S 30
@@ -42,7 +43,7 @@ struct domain_state {
 	bool failure; /* RFC 8461 §3.3: last failed fetch, per id */
 	char failure_id[STS_ID_MAX + 1];
 	int64_t failure_at;
-	struct sts_discover_req *inflight;
+	struct sts_worker_req *inflight;
 	struct sts_cache_req *store_req;
 	enum work work;
 	bool refreshing; /* counted in n_refreshing */
@@ -60,7 +61,7 @@ struct domain_state {
 	const char *wait_reason;
 	char *wait_text;
 	/* RFC 7672 state, cached for the TTLs of its answers */
-	struct sts_dane_req *dane_req;
+	struct sts_worker_req *dane_req;
 	enum sts_dane_status dane;
 	bool dane_known;
 	int64_t dane_expires, dane_refresh_at;
@@ -81,7 +82,7 @@ struct sts_resolver_req {
 struct sts_resolver {
 	struct event_base *base;
 	struct sts_resolver_config cfg;
-	struct sts_discoverer *disc;
+	struct sts_worker *worker; /* discoveries run on its thread */
 	struct domain_state **buckets;
 	size_t n_buckets, n_domains, n_inflight, n_refreshing;
 	struct domain_state *lru_head, *lru_tail;
@@ -580,8 +581,8 @@ start_discovery(struct sts_resolver *res, struct domain_state *ds,
 		stop[n++] = ds->failure_id;
 	ds->work = work;
 	ds->attempt_at = now;
-	r = sts_discover(res->disc, ds->domain, stop, n, on_discovered, ds,
-	    &ds->inflight);
+	r = sts_worker_discover(res->worker, ds->domain, stop, n,
+	    on_discovered, ds, &ds->inflight);
 	if (r != STS_OK) {
 		ds->inflight = NULL;
 		return r;
@@ -671,8 +672,8 @@ start_dane(struct sts_resolver *res, struct domain_state *ds, int64_t now)
 	if (ds->dane_req != NULL)
 		return true;
 	res->stats.dane_checks++;
-	if (sts_dane_check(sts_discoverer_dns(res->disc), ds->domain, on_dane,
-		ds, &ds->dane_req) == STS_OK)
+	if (sts_worker_dane(res->worker, ds->domain, on_dane, ds,
+		&ds->dane_req) == STS_OK)
 		return true;
 	ds->dane_req = NULL;
 	ds->dane = STS_DANE_FAILED;
@@ -871,11 +872,11 @@ sts_resolver_new(struct event_base *base,
 		free(res);
 		return STS_ENOMEM;
 	}
-	r = sts_discoverer_new(base, &cfg->discover, &res->disc, reterr_diag);
+	r = sts_worker_new(base, &cfg->discover, &res->worker, reterr_diag);
 	if (r != STS_OK)
 		goto fail;
 	/* Without validation every answer is insecure: DANE cannot apply. */
-	res->dane = cfg->dane && sts_dns_validating(sts_discoverer_dns(res->disc));
+	res->dane = cfg->dane && sts_worker_validating(res->worker);
 	res->refresh_timer = event_new(base, -1, EV_PERSIST, on_refresh_tick,
 	    res);
 	if (res->refresh_timer == NULL) {
@@ -906,15 +907,15 @@ sts_resolver_free(struct sts_resolver *res)
 				unlink_waiter(w);
 				free_waiter(w);
 			}
-			sts_discover_cancel(ds->inflight);
+			sts_worker_cancel(ds->inflight);
 			sts_cache_cancel(ds->store_req);
-			sts_dane_cancel(ds->dane_req);
+			sts_worker_cancel(ds->dane_req);
 			free_state(ds);
 		}
 	}
 	free(res->buckets);
 	if (res->refresh_timer)
 		event_free(res->refresh_timer);
-	sts_discoverer_free(res->disc);
+	sts_worker_free(res->worker);
 	free(res);
 }

@@ -1,0 +1,22 @@
+#!/bin/sh
+# lib/worker.c against the hermetic world: starts tests/world, then runs
+# the cmocka test test-worker with the world's resolver, CA and port map.
+# usage: worker-world.sh TEST-WORKER-BINARY SOURCE-DIR
+set -eu
+TEST=$1
+SRC=$2
+for tool in unbound nginx openssl python3; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "missing $tool"
+		[ "${CI:-}" = true ] && exit 1
+		exit 77
+	fi
+done
+
+W=$(mktemp -d /tmp/mtasts-worker.XXXXXX)
+trap '"$SRC/tests/world/world.sh" stop "$W/world" >/dev/null 2>&1; rm -rf "$W"' EXIT INT TERM
+"$SRC/tests/world/world.sh" start "$W/world" >"$W/world.log" 2>&1 ||
+	{ cat "$W/world.log"; exit 1; }
+. "$W/world/env"
+export WORLD_DNS WORLD_CA WORLD_CONNECT_TO
+"$TEST"
