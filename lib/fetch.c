@@ -53,10 +53,10 @@
 #define CA_CACHE_S     86400L
 /*
  * libcurl's DNS cache only carries the addresses we pin per request
- * (CURLOPT_RESOLVE, resolved by us a moment before); entries are read
- * when the transfer starts, in the call that adds it.  The default 60 s
- * would keep one entry per distinct policy host fetched in the last
- * minute (~400 bytes each).
+ * (CURLOPT_RESOLVE, resolved by us a moment before), read when the
+ * transfer starts.  A short life lets libcurl prune them (the default
+ * 60 s keeps an entry, ~300 bytes, per policy host fetched in the last
+ * minute); forget_pinned() removes them explicitly as well.
  */
 #define DNS_CACHE_S    5L
 /* Receive buffer per transfer (libcurl's default: 16 KiB); bodies are
@@ -715,9 +715,9 @@ req_unlink(struct sts_fetch_req *req)
 
 /*
  * libcurl keeps a CURLOPT_RESOLVE entry in the multi handle's DNS cache
- * after the transfer, and 7.88 prunes stale ones only when the same
- * name is looked up again: one entry per policy host ever fetched,
- * ~300 bytes each, for the life of the daemon.  Queue "-host:port" for
+ * after the transfer, and 7.88 prunes stale ones lazily: with only the
+ * short timeout, heaptrack still counted about 1 MiB of them after
+ * 10 000 fetches (doc/PERFORMANCE.md, "RSS").  Queue "-host:port" for
  * the next request, whose list libcurl reads when it starts (a transfer
  * that started already holds its own reference to the entry).
  */

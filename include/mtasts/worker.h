@@ -33,7 +33,8 @@ int sts_worker_new(struct event_base *base,
     const struct sts_discover_config *cfg, struct sts_worker **ret,
     struct sts_diag *reterr_diag);
 
-/* Stop the thread (work in flight is abandoned: no callback runs). */
+/* Stop the thread (work in flight is abandoned: no callback runs).  Not
+ * from inside one of the worker's callbacks. */
 void sts_worker_free(struct sts_worker *w);
 
 /* Does the DNS context validate DNSSEC (sts_dns_validating())? */
