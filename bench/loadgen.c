@@ -526,5 +526,7 @@ main(int argc, char **argv)
 		    n_lat ? (double)lat[n_lat - 1] / 1000.0 : 0, c_ok,
 		    c_notfound, c_temp, c_perm, c_other, c_errors, busy);
 	}
+	free(idle);
+	free(conns);
 	return 0;
 }
