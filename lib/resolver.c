@@ -455,6 +455,9 @@ on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ---- work: discoveries ------------------------------------------------ */
 
+static int start_discovery(struct sts_resolver *res, struct domain_state *ds,
+    enum work work, int64_t now);
+
 static void
 count_failure(struct sts_resolver *res, const struct sts_discovery *d)
 {
@@ -487,6 +490,21 @@ on_discovered(struct sts_discovery *d, void *arg)
 		ds->refreshing = false;
 	}
 
+	if (d->unchanged &&
+	    !(ds->failure && strcmp(d->id, ds->failure_id) == 0) &&
+	    (ds->policy == NULL || strcmp(d->id, ds->id) != 0)) {
+		/*
+		 * A re-check stopped at the cached policy's id, but that
+		 * policy is gone meanwhile (expired and dropped, §3.2, §5.1):
+		 * a lookup waits for it, so fetch it again.  (Not the §3.3
+		 * rate limit, which is about an id whose fetch failed.)
+		 */
+		sts_discovery_free(d);
+		if (start_discovery(res, ds, WORK_RESOLVE, now) != STS_OK)
+			answer_waiters(res, ds, STS_SOURCE_NONE,
+			    "cannot start a discovery");
+		return;
+	}
 	if (d->unchanged && ds->policy != NULL &&
 	    strcmp(d->id, ds->id) == 0) {
 		/* §3: same id, the cached policy is current.  Extending

@@ -1,7 +1,8 @@
 #!/bin/sh
-# lib/worker.c against the hermetic world: starts tests/world, then runs
-# the cmocka test test-worker with the world's resolver, CA and port map.
-# usage: worker-world.sh TEST-WORKER-BINARY SOURCE-DIR
+# A C test against the hermetic world: starts tests/world, then runs the
+# test binary with the world's resolver, CA and port map in its
+# environment (WORLD_DNS, WORLD_CA, WORLD_CONNECT_TO).
+# usage: with-world.sh TEST-BINARY SOURCE-DIR
 set -eu
 TEST=$1
 SRC=$2
@@ -13,7 +14,7 @@ for tool in unbound nginx openssl python3; do
 	fi
 done
 
-W=$(mktemp -d /tmp/mtasts-worker.XXXXXX)
+W=$(mktemp -d /tmp/mtasts-with-world.XXXXXX)
 trap '"$SRC/tests/world/world.sh" stop "$W/world" >/dev/null 2>&1; rm -rf "$W"' EXIT INT TERM
 "$SRC/tests/world/world.sh" start "$W/world" >"$W/world.log" 2>&1 ||
 	{ cat "$W/world.log"; exit 1; }
