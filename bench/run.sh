@@ -129,9 +129,15 @@ done
 LOADGEN=$BIN/loadgen
 
 PIDS=""
+# TERM to a server and to its children (the daemon itself when BENCH_WRAP
+# runs it under a profiler that waits for it).
+stop_pid() {
+    pkill -TERM -P "$1" 2>/dev/null || true
+    kill -TERM "$1" 2>/dev/null || true
+}
 cleanup() {
     local p
-    for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $PIDS; do stop_pid "$p"; done
     for p in $PIDS; do
         for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null || true
@@ -393,7 +399,7 @@ rss_of() { # NAME PID PORT
     res "rss server=$1 start_hwm_kb=$hwm0 peak_kb=$hwm rss_kb=$rss anon_kb=$anon file_kb=$file fill_ok=$(field "$line" ok) fill_s=$(field "$line" elapsed_s) check_ok=$(field "$check" ok) check_p99_us=$(field "$check" p99_us)"
 }
 # Fresh processes, nothing else cached; the others are stopped first.
-for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+for p in $PIDS; do stop_pid "$p"; done
 sleep 0.5
 start_ours oursrss 8463 10000
 rss_of ours "$PID_oursrss" 8463
