@@ -12,7 +12,6 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-TOP=$(cd "$HERE/../.." && pwd)
 
 if [ -z "${STS_IO_NETNS:-}" ]; then
 	if unshare -n true 2>/dev/null; then
@@ -53,14 +52,7 @@ if [ $# -ge 1 ]; then
 	PROBE=$1
 else
 	PROBE=$TMP/io-probe
-	# shellcheck disable=SC2046
-	${CC:-gcc} -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 \
-	    -fsanitize=address,undefined -fno-omit-frame-pointer \
-	    -I"$TOP/include" -I"$TOP/lib" \
-	    "$TOP/lib/dns.c" "$TOP/lib/fetch.c" "$HERE/io-probe.c" \
-	    -o "$PROBE" \
-	    $(pkg-config --cflags --libs libevent libunbound libcurl openssl) \
-	    -lldns || exit 1
+	sh "$HERE/build-probe.sh" "$PROBE" || exit 1
 fi
 
 sh "$HERE/world.sh" start "$W" >"$TMP/world.log" 2>&1 || {

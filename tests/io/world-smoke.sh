@@ -21,14 +21,7 @@ if [ $# -ge 1 ]; then
 	PROBE=$1
 else
 	PROBE=$TMP/io-probe
-	# shellcheck disable=SC2046
-	${CC:-gcc} -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 \
-	    -fsanitize=address,undefined -fno-omit-frame-pointer \
-	    -I"$TOP/include" -I"$TOP/lib" \
-	    "$TOP/lib/dns.c" "$TOP/lib/fetch.c" "$HERE/io-probe.c" \
-	    -o "$PROBE" \
-	    $(pkg-config --cflags --libs libevent libunbound libcurl openssl) \
-	    -lldns || exit 1
+	sh "$HERE/build-probe.sh" "$PROBE" || exit 1
 fi
 
 bash "$WORLD" start "$TMP/w" >"$TMP/world.log" 2>&1 || {
